@@ -1,0 +1,138 @@
+import type { Direction, LayerId, PolicyRef } from "../layers/types.js";
+import type { ServicePort } from "../model/types.js";
+import { traceFlow, type FlowTarget, type Hop, type Observed } from "../path/index.js";
+import { isProtocol, type Protocol } from "../sets/index.js";
+import { asSource, asTarget, ReferenceError, resolveReference, splitPort, type Resolved } from "./reference.js";
+import type { Scenario } from "./scenario.js";
+
+export interface ReachRequest {
+  from: string;
+  to: string;
+  port?: string;
+  protocol?: string;
+}
+
+export interface BlockedBy {
+  layer: LayerId;
+  direction: Direction | null;
+  workload: string;
+  port: number;
+  protocol: Protocol;
+  policies: PolicyRef[];
+  observed: Observed;
+  reason: string;
+}
+
+/** The `reach -o json` object of the command-line contract. */
+export interface ReachResult {
+  verdict: "allowed" | "denied";
+  from: string;
+  to: string;
+  port: number;
+  protocol: Protocol;
+  blockedBy: BlockedBy | null;
+  hops: Hop[];
+  assumptions: string[];
+}
+
+/** Answers one flow: resolves the references and port, traces the wire path. */
+export function reach(scenario: Scenario, req: ReachRequest): ReachResult {
+  const split = splitPort(req.to);
+  if (split.port !== undefined && req.port !== undefined && split.port !== req.port) {
+    throw new ReferenceError(`two ports given: ":${split.port}" and "--port ${req.port}"`);
+  }
+  const portText = split.port ?? req.port;
+  if (req.protocol !== undefined && !isProtocol(req.protocol.toUpperCase())) {
+    throw new ReferenceError(`unknown protocol "${req.protocol}" (expected TCP, UDP or SCTP)`);
+  }
+  const protocolFlag = req.protocol?.toUpperCase() as Protocol | undefined;
+  const source = asSource(resolveReference(scenario, req.from), req.from);
+  const resolvedTo = resolveReference(scenario, split.ref);
+  const target = asTarget(resolvedTo, split.ref);
+
+  let flowTarget: FlowTarget;
+  let port: number;
+  let protocol: Protocol;
+  if (target.kind === "service") {
+    const sp = pickServicePort(target.service.ports, portText, protocolFlag, target.service.id);
+    flowTarget = { kind: "service", service: target.service, port: sp };
+    port = sp.port;
+    protocol = sp.protocol;
+  } else {
+    ({ port, protocol } = pickPort(target, portText, protocolFlag, split.ref));
+    flowTarget = target;
+  }
+
+  const paths = traceFlow(scenario, source, flowTarget, { port, protocol });
+  const denied = paths.find((p) => p.verdict === "denied");
+  const blocked = denied?.blocked ?? null;
+  const assumptions = [...new Set([...scenario.notes, ...paths.flatMap((p) => p.assumptions), ...profileAssumptions(scenario, paths.flatMap((p) => p.hops))])];
+  return {
+    verdict: denied ? "denied" : "allowed",
+    from: req.from,
+    to: split.ref,
+    port,
+    protocol,
+    blockedBy:
+      blocked && denied
+        ? {
+            layer: blocked.enforcer,
+            direction: blocked.direction,
+            workload: blocked.at,
+            port: blocked.wire.port,
+            protocol: blocked.wire.protocol,
+            policies: blocked.policies,
+            observed: denied.observed ?? "timeout",
+            reason: blocked.reason,
+          }
+        : null,
+    hops: paths.flatMap((p) => p.hops),
+    assumptions,
+  };
+}
+
+function profileAssumptions(scenario: Scenario, hops: Hop[]): string[] {
+  const out: string[] = [];
+  const { profile } = scenario;
+  if (hops.some((h) => h.enforcer === "networkpolicy" && h.policies.length + h.misses.length > 0)) {
+    out.push(
+      profile.cni === "generic"
+        ? "CNI: generic (Kubernetes reference semantics); pass --cni cilium for Cilium's reading"
+        : `CNI: cilium (${profile.cniSource}): ipBlock never matches pods`,
+    );
+  }
+  return out;
+}
+
+function pickServicePort(ports: readonly ServicePort[], text: string | undefined, protocol: Protocol | undefined, id: string): ServicePort {
+  const list = ports.map((p) => `${p.port}${p.name ? ` (${p.name})` : ""}/${p.protocol}`).join(", ");
+  if (text === undefined) {
+    const candidates = ports.filter((p) => !protocol || p.protocol === protocol);
+    if (candidates.length === 1) return candidates[0]!;
+    throw new ReferenceError(candidates.length === 0 ? `Service ${id} has no ports` : `Service ${id} has ports ${list}: give one, e.g. svc:${id}:${candidates[0]!.port}`);
+  }
+  const found = ports.find((p) => (/^\d+$/.test(text) ? p.port === Number(text) : p.name === text) && (!protocol || p.protocol === protocol));
+  if (!found) throw new ReferenceError(`Service ${id} has no port ${text}${protocol ? `/${protocol}` : ""}; its ports: ${list || "none"}`);
+  return found;
+}
+
+function pickPort(target: Exclude<Resolved, { kind: "service" } | { kind: "kubelet" }>, text: string | undefined, protocol: Protocol | undefined, ref: string): { port: number; protocol: Protocol } {
+  const declared = target.kind === "workload" ? target.workload.ports : [];
+  if (text === undefined) {
+    const candidates = declared.filter((p) => !protocol || p.protocol === protocol);
+    if (candidates.length === 1) return { port: candidates[0]!.port, protocol: candidates[0]!.protocol };
+    const list = candidates.map((p) => `${p.port}/${p.protocol}`).join(", ");
+    throw new ReferenceError(list ? `${ref} declares ports ${list}: give one as ${ref}:PORT or --port` : `give a port for ${ref}: ${ref}:PORT or --port PORT`);
+  }
+  if (/^\d+$/.test(text)) {
+    const port = Number(text);
+    if (port < 1 || port > 65535) throw new ReferenceError(`port ${port} is out of range 1-65535`);
+    return { port, protocol: protocol ?? "TCP" };
+  }
+  const named = declared.find((p) => p.name === text && (!protocol || p.protocol === protocol));
+  if (!named) {
+    const names = declared.filter((p) => p.name).map((p) => p.name);
+    throw new ReferenceError(`${ref} has no container port named "${text}"${names.length ? `; named ports: ${names.join(", ")}` : ""}`);
+  }
+  return { port: named.port, protocol: named.protocol };
+}

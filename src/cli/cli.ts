@@ -1,0 +1,167 @@
+import { Command, CommanderError, Option } from "commander";
+import { analyze } from "../analysis/analyze.js";
+import { ConnectivityMatrix } from "../analysis/matrix.js";
+import { reach } from "../analysis/reach.js";
+import { ReferenceError } from "../analysis/reference.js";
+import { hasErrors, type Scenario } from "../analysis/scenario.js";
+import { loadScenario } from "../main.js";
+import type { CniName } from "../model/profile.js";
+import { formatAnalyzeJson, formatAnalyzeText } from "../report/analyze.js";
+import { formatMatrix, type MatrixFormat } from "../report/matrix.js";
+import { formatReachJson, formatReachText } from "../report/reach.js";
+import { isProtocol, type Protocol } from "../sets/index.js";
+
+/** Exit codes of the command-line contract. */
+export const EXIT = { allowed: 0, denied: 1, usage: 2 } as const;
+
+export interface CliIO {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+  readStdin: () => Promise<string>;
+}
+
+const defaultIO: CliIO = {
+  stdout: (s) => process.stdout.write(s),
+  stderr: (s) => process.stderr.write(s),
+  readStdin: async () => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString("utf8");
+  },
+};
+
+/** A mistake in how the command was called (exit code 2, message without a stack). */
+class UsageError extends Error {}
+
+interface InputFlags {
+  filename?: string[];
+  cni?: CniName;
+  cluster?: boolean;
+  maxFileSize?: number;
+}
+
+function addInputOptions(cmd: Command): Command {
+  return cmd
+    .option("-f, --filename <path>", "manifest file, directory (recursive) or - for stdin; repeatable", (v: string, prev: string[] = []) => [...prev, v])
+    .addOption(new Option("--cni <name>", "CNI semantics to apply (default: detected)").choices(["generic", "cilium"]))
+    .option("--cluster", "read from a live cluster (not available in this version)")
+    .option("--context <name>", "kubeconfig context for --cluster")
+    .option("--max-file-size <MB>", "largest input file to read, in MB (default 32)", (v) => {
+      const n = Number(v);
+      if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--max-file-size needs a positive number of MB, got "${v}"`);
+      return n;
+    });
+}
+
+async function scenarioFrom(flags: InputFlags, io: CliIO): Promise<Scenario> {
+  if (flags.cluster) throw new UsageError("--cluster is not available in this version: export the manifests (kubectl get ... -o yaml) and pass them with -f");
+  if (!flags.filename || flags.filename.length === 0) throw new UsageError("no input: pass manifests with -f FILE|DIR|- (repeatable)");
+  const scenario = await loadScenario({
+    filenames: flags.filename,
+    readStdin: io.readStdin,
+    ...(flags.cni ? { cni: flags.cni } : {}),
+    ...(flags.maxFileSize ? { maxFileBytes: flags.maxFileSize * 1024 * 1024 } : {}),
+  });
+  for (const d of scenario.diagnostics) io.stderr(`${d.format()}\n`);
+  return scenario;
+}
+
+function parseList<T>(text: string, what: string, parse: (s: string) => T | undefined): T[] {
+  return text.split(",").map((s) => {
+    const v = parse(s.trim());
+    if (v === undefined) throw new UsageError(`invalid ${what} "${s}" in "${text}"`);
+    return v;
+  });
+}
+
+const parsePort = (s: string): number | undefined => (/^\d+$/.test(s) && Number(s) >= 1 && Number(s) <= 65535 ? Number(s) : undefined);
+const parseProtocol = (s: string): Protocol | undefined => (isProtocol(s.toUpperCase()) ? (s.toUpperCase() as Protocol) : undefined);
+
+/**
+ * Runs one command line and returns its exit code. Never throws for bad input
+ * or usage: those are printed as one-line errors and give exit code 2.
+ */
+export async function run(argv: string[], io: CliIO = defaultIO): Promise<number> {
+  let exitCode: number = EXIT.allowed;
+  const program = new Command("palisade")
+    .description("Will this flow work in your Kubernetes cluster? Offline reachability across NetworkPolicy, Cilium and Istio.")
+    .version("0.1.0")
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .showHelpAfterError("(run palisade help for usage)");
+
+  addInputOptions(
+    program
+      .command("reach")
+      .description("will FROM reach TO on PORT? a verdict and the trace through every enforcement point")
+      .argument("<from>", "NS/NAME, KIND:NS/NAME, kubelet, or an IP address")
+      .argument("<to>", "NS/NAME[:PORT], svc:NS/NAME[:PORT], an IP or a DNS name")
+      .option("--port <port>", "destination port (number or name)")
+      .option("--protocol <protocol>", "TCP, UDP or SCTP (default TCP, or the named port's)")
+      .option("--method <method>", "HTTP method (used by L7 layers)")
+      .option("--path <path>", "HTTP path (used by L7 layers)")
+      .option("--host <host>", "HTTP host (used by L7 layers)")
+      .addOption(new Option("-o, --output <format>", "output format").choices(["text", "json"]).default("text")),
+  ).action(async (from: string, to: string, opts: InputFlags & { port?: string; protocol?: string; output: "text" | "json" }) => {
+    const scenario = await scenarioFrom(opts, io);
+    const result = reach(scenario, {
+      from,
+      to,
+      ...(opts.port !== undefined ? { port: opts.port } : {}),
+      ...(opts.protocol !== undefined ? { protocol: opts.protocol } : {}),
+    });
+    io.stdout(`${opts.output === "json" ? formatReachJson(result) : formatReachText(result)}\n`);
+    exitCode = hasErrors(scenario) ? EXIT.usage : result.verdict === "allowed" ? EXIT.allowed : EXIT.denied;
+  });
+
+  addInputOptions(
+    program
+      .command("matrix")
+      .description("connectivity between every ordered pair of workloads (and the outside world)")
+      .option("--ports <list>", "comma-separated ports to evaluate for every destination (default: declared container ports)")
+      .option("--protocols <list>", "comma-separated protocols (TCP,UDP,SCTP) for --ports, or a filter on declared ports")
+      .option("--no-external", "leave out the outside world as a peer")
+      .addOption(new Option("-o, --output <format>", "output format").choices(["text", "json", "csv", "md", "dot"]).default("text")),
+  ).action(async (opts: InputFlags & { ports?: string; protocols?: string; external: boolean; output: MatrixFormat }) => {
+    const ports = opts.ports !== undefined ? parseList(opts.ports, "port", parsePort) : undefined;
+    const protocols = opts.protocols !== undefined ? parseList(opts.protocols, "protocol", parseProtocol) : undefined;
+    const scenario = await scenarioFrom(opts, io);
+    const matrix = new ConnectivityMatrix(scenario, {
+      external: opts.external,
+      ...(ports ? { ports } : {}),
+      ...(protocols ? { protocols } : {}),
+    });
+    io.stdout(`${formatMatrix(matrix, opts.output)}\n`);
+    exitCode = hasErrors(scenario) ? EXIT.usage : EXIT.allowed;
+  });
+
+  addInputOptions(
+    program
+      .command("analyze")
+      .description("the main report: isolation of every workload, allowed connections, external exposure")
+      .addOption(new Option("-o, --output <format>", "output format").choices(["text", "json"]).default("text")),
+  ).action(async (opts: InputFlags & { output: "text" | "json" }) => {
+    const scenario = await scenarioFrom(opts, io);
+    const report = analyze(scenario);
+    io.stdout(`${opts.output === "json" ? formatAnalyzeJson(report) : formatAnalyzeText(report)}\n`);
+    exitCode = hasErrors(scenario) ? EXIT.usage : EXIT.allowed;
+  });
+
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return exitCode;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version are successful exits; everything else commander reports is usage.
+      return e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help" ? 0 : EXIT.usage;
+    }
+    if (e instanceof UsageError || e instanceof ReferenceError) {
+      io.stderr(`palisade: ${e.message}\n`);
+      return EXIT.usage;
+    }
+    // An unexpected failure is our bug: say so plainly, without a stack unless asked.
+    io.stderr(`palisade: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+    if (process.env.PALISADE_DEBUG) io.stderr(`${e instanceof Error ? e.stack : ""}\n`);
+    return EXIT.usage;
+  }
+}

@@ -1,0 +1,81 @@
+import type { Workload } from "../model/types.js";
+import type { ConnSet, IPSet, Protocol } from "../sets/index.js";
+
+/** The enforcement layers, as named in `blockedBy.layer` of the command-line contract. */
+export type LayerId =
+  | "networkpolicy"
+  | "adminnetworkpolicy"
+  | "cilium"
+  | "istio-egress"
+  | "istio-peerauthentication"
+  | "istio-authorization"
+  | "service";
+
+export type Direction = "ingress" | "egress";
+
+/** The other end of a connection, as an enforcement point sees it on the wire. */
+export type Peer =
+  | { kind: "workload"; workload: Workload; ip?: string }
+  /** A node; `local` when it is the node the endpoint runs on (kubelet probes). */
+  | { kind: "node"; local: boolean; ip?: string }
+  | { kind: "external"; ip: string };
+
+/** The transport tuple an enforcement point sees (after DNAT/SNAT/mesh redirection). */
+export interface WireConn {
+  protocol: Protocol;
+  port: number;
+}
+
+/** A policy (and rule) that decided or contributed to a verdict. */
+export interface PolicyRef {
+  kind: string;
+  namespace: string | null;
+  name: string;
+  /** Index of the rule in its direction's list; null when the policy as a whole decides (isolation). */
+  rule: number | null;
+  file: string;
+  line: number;
+}
+
+export interface Decision {
+  verdict: "allow" | "deny";
+  /** False when no policy of this layer selects the endpoint in this direction. */
+  isolated: boolean;
+  /** Allow: the rules that admit the connection. Deny: the policies that isolate the endpoint. */
+  policies: PolicyRef[];
+  /** One sentence for people. */
+  reason: string;
+  /** For a denial: why each rule of each isolating policy did not match. */
+  misses: string[];
+}
+
+/** A piece of what an endpoint admits from (or sends to) addresses outside the cluster model. */
+export interface ExternalAllowance {
+  ips: IPSet;
+  conns: ConnSet;
+}
+
+/**
+ * The shape every CNI-level layer (NetworkPolicy, AdminNetworkPolicy, Cilium)
+ * implements. `path/` asks it about one endpoint and one direction at a time.
+ */
+export interface CniLayer {
+  readonly id: LayerId;
+  /** How many policies of this layer are in force. */
+  readonly policyCount: number;
+  /** Whether any policy of this layer selects the endpoint in this direction. */
+  isolates(endpoint: Workload, direction: Direction): boolean;
+  /** The policies that select the endpoint in this direction. */
+  isolatingPolicies(endpoint: Workload, direction: Direction): PolicyRef[];
+  /** One connection, with the explanation a trace shows. */
+  evaluate(endpoint: Workload, direction: Direction, peer: Peer, conn: WireConn): Decision;
+  /** Everything the endpoint admits with `peer` in `direction` (for matrices). */
+  allowedConns(endpoint: Workload, direction: Direction, peer: Peer): ConnSet;
+  /** What the endpoint admits with addresses outside the cluster, by address range. */
+  externalAllowances(endpoint: Workload, direction: Direction): ExternalAllowance[];
+  /**
+   * A string equal for two workloads iff this layer cannot tell them apart, as
+   * endpoint or as peer. Matrices evaluate one representative per class.
+   */
+  fingerprint(workload: Workload): string;
+}

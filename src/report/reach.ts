@@ -1,0 +1,43 @@
+import type { ReachResult } from "../analysis/reach.js";
+import type { Hop } from "../path/index.js";
+import type { PolicyRef } from "../layers/types.js";
+
+/** `reach -o json`: the contract's object, pretty-printed. */
+export function formatReachJson(r: ReachResult): string {
+  return JSON.stringify(r, null, 2);
+}
+
+const ref = (p: PolicyRef): string =>
+  `${p.kind} ${p.namespace ? `${p.namespace}/` : ""}${p.name}${p.rule === null ? "" : ` rule ${p.rule}`} (${p.file}:${p.line})`;
+
+function wire(h: Hop): string {
+  const w = h.wire;
+  return `${w.protocol}/${w.port}${w.srcIP || w.dstIP ? ` ${w.srcIP ?? "?"} → ${w.dstIP ?? "?"}` : ""}`;
+}
+
+/** `reach -o text`: the verdict, then one line per enforcement point. */
+export function formatReachText(r: ReachResult): string {
+  const lines: string[] = [];
+  const head = r.verdict === "allowed" ? "ALLOWED" : "DENIED";
+  lines.push(`${head}  ${r.from} → ${r.to} ${r.protocol}/${r.port}`);
+  if (r.hops.length === 0) lines.push("  (no enforcement point on this path)");
+  for (const h of r.hops) {
+    const mark = h.verdict === "allow" ? "✓" : "✗";
+    const where = h.step === "service" ? `service ${h.at}` : `${h.step} at ${h.at}`;
+    lines.push(`  ${mark} ${where} [${h.enforcer}] ${wire(h)}`);
+    lines.push(`      ${h.reason}`);
+    for (const p of h.policies) lines.push(`      ${h.verdict === "allow" ? "by" : "isolated by"} ${ref(p)}`);
+    for (const m of h.misses) lines.push(`      - ${m}`);
+  }
+  if (r.blockedBy) {
+    const b = r.blockedBy;
+    lines.push("");
+    lines.push(`Blocked by ${b.layer}${b.direction ? ` (${b.direction} at ${b.workload})` : ` at ${b.workload}`} on ${b.protocol}/${b.port}; the client sees: ${b.observed}.`);
+  }
+  if (r.assumptions.length > 0) {
+    lines.push("");
+    lines.push("Assumptions:");
+    for (const a of r.assumptions) lines.push(`  - ${a}`);
+  }
+  return lines.join("\n");
+}
