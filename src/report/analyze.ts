@@ -7,12 +7,20 @@ export function formatAnalyzeJson(r: AnalyzeReport): string {
 
 const names = (refs: PolicyRef[]): string => (refs.length === 0 ? "open" : `isolated by ${refs.map((p) => p.name).join(", ")}`);
 
+const POLICY_NOUN: Record<string, string> = { networkpolicy: "NetworkPolic" };
+
+function plural(n: number, stem: string, one = "", many = "s"): string {
+  return `${n} ${stem}${n === 1 ? one : many}`;
+}
+
 export function formatAnalyzeText(r: AnalyzeReport): string {
   const s = r.summary;
   const out: string[] = [];
-  const policyText = Object.entries(s.policies).map(([k, v]) => `${v} ${k === "networkpolicy" ? "NetworkPolicies" : k}`).join(", ");
+  const policyText = Object.entries(s.policies)
+    .map(([k, v]) => plural(v, POLICY_NOUN[k] ?? `${k} polic`, POLICY_NOUN[k] ? "y" : "y", "ies"))
+    .join(", ");
   out.push(
-    `Palisade analysis: ${s.namespaces} namespaces${s.assumedNamespaces ? ` (${s.assumedNamespaces} assumed)` : ""}, ${s.workloads} workloads, ${s.services} Services, ${policyText}; CNI ${s.cni}`,
+    `Palisade analysis: ${plural(s.namespaces, "namespace")}${s.assumedNamespaces ? ` (${s.assumedNamespaces} assumed)` : ""}, ${plural(s.workloads, "workload")}, ${plural(s.services, "Service")}, ${policyText}; CNI ${s.cni}`,
   );
 
   out.push("", "Isolation");
@@ -30,12 +38,21 @@ export function formatAnalyzeText(r: AnalyzeReport): string {
   }
 
   out.push("", "External exposure");
-  const ingress = r.exposure.filter((e) => e.direction === "ingress");
-  const egress = r.exposure.filter((e) => e.direction === "egress");
-  if (ingress.length === 0) out.push("  no workload accepts connections from outside the cluster");
-  for (const e of ingress) out.push(`  ← ${e.workload} from ${e.ranges.map((x) => `${x.cidrs.join(",")}: ${x.conns}`).join("; ")}`);
-  if (egress.length === 0) out.push("  no workload can open connections to outside the cluster");
-  for (const e of egress) out.push(`  → ${e.workload} to ${e.ranges.map((x) => `${x.cidrs.join(",")}: ${x.conns}`).join("; ")}`);
+  for (const direction of ["ingress", "egress"] as const) {
+    const list = r.exposure.filter((e) => e.direction === direction);
+    if (list.length === 0) {
+      out.push(direction === "ingress" ? "  no workload accepts connections from outside the cluster" : "  no workload can open connections outside the cluster");
+      continue;
+    }
+    // Workloads with the same exposure share one line.
+    const groups = new Map<string, string[]>();
+    for (const e of list) {
+      const key = e.ranges.map((x) => `${x.cidrs.join(",")}: ${x.conns === "all" ? "all ports" : x.conns}`).join("; ");
+      groups.set(key, [...(groups.get(key) ?? []), e.workload]);
+    }
+    out.push(direction === "ingress" ? "  accept connections from outside:" : "  open connections to outside:");
+    for (const [key, ws] of groups) out.push(`    ${ws.join(", ")}`, `        ${direction === "ingress" ? "from" : "to"} ${key}`);
+  }
 
   if (r.notes.length > 0) {
     out.push("", "Notes");

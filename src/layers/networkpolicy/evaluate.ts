@@ -179,7 +179,7 @@ export class NetworkPolicyLayer implements CniLayer {
       f.selectedBy.egress.join(","),
       [...f.memberOf].sort((a, b) => a - b).join(","),
       named.join(","),
-      w.hostNetwork ? "host" : "",
+      w.hostNetwork ? `host:${w.hostIPs.join(",")}` : "",
       this.profile.ipBlockMatchesPods ? w.ips.join(",") : "",
     ].join("|");
   }

@@ -194,7 +194,7 @@ function readIPBlock(r: FieldReader, path: (string | number)[]): IPBlockPeer | u
       const ex = parseCidr(raw);
       const exIPs = IPSet.fromCidr(raw);
       // ValidateIPBlock: each except must be a strict subset of cidr.
-      if (ex.family !== base.family || ex.prefix <= base.prefix || !exIPs.isSubsetOf(ips)) {
+      if (ex.family !== base.family || ex.prefix <= base.prefix || !exIPs.isSubsetOf(IPSet.fromCidr(cidr))) {
         return void r.error(p, `except ${raw} must be a strict subset of cidr ${cidr}`);
       }
       except.push(raw);
@@ -213,7 +213,7 @@ function readPort(r: FieldReader, path: (string | number)[]): NetworkPolicyPort 
   const port = r.intOrString([...path, "port"]);
   const endPort = r.integer([...path, "endPort"]);
   if (typeof port === "number" && (port < 1 || port > 65535)) return r.error([...path, "port"], `port ${port} is out of range 1-65535`);
-  if (typeof port === "string" && !/^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/.test(port)) {
+  if (typeof port === "string" && (!/^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/.test(port) || !/[a-z]/.test(port) || port.includes("--"))) {
     return r.error([...path, "port"], `"${port}" is neither a port number nor a valid port name (lowercase letters, digits, '-', at most 15)`);
   }
   if (endPort !== undefined) {
