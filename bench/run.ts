@@ -7,12 +7,13 @@
  *   npm run bench -- --only S --runs 5
  *   npm run bench -- --only S-pods      # kubectl-dump style input (bare Pods with IPs)
  *   npm run bench -- --verify           # only check the tuple count against connections()
- *   npm run bench -- --only L --runs 1 --profile   # + CPU profile, hot functions
+ *   npm run bench -- --only L --runs 1 --profile   # + one profiled run (not counted), hot functions
  *
  * See docs/benchmarks.md for what each number means.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateCluster, type GenerateOptions } from "./generate.js";
@@ -56,6 +57,8 @@ interface ScenarioResult {
   matrixMs: number;
   analysisMs: number;
   externalMs: number;
+  /** 1-minute load average of the machine when the child started: other work skews times. */
+  loadAverage: number;
   baselineRss: number;
   /** V8 heap in use after buildScenario and after computeAll (garbage included). */
   heapAfterModel: number;
@@ -75,6 +78,7 @@ async function childScenario(name: string, input: string): Promise<ScenarioResul
     import("../src/analysis/matrix.js"),
     import("./count.js"),
   ]);
+  const loadAverage = loadavg()[0]!;
   const samples: number[] = [];
   const baselineRss = rss();
   samples.push(baselineRss);
@@ -144,6 +148,7 @@ async function childScenario(name: string, input: string): Promise<ScenarioResul
     matrixMs,
     analysisMs: modelMs + matrixMs,
     externalMs,
+    loadAverage,
     baselineRss,
     heapAfterModel,
     heapAfterMatrix,
@@ -393,6 +398,10 @@ async function verify(): Promise<void> {
 
 async function parent(args: Args): Promise<void> {
   if (args.verify) return verify();
+  const startLoad = loadavg()[0]!;
+  if (startLoad > cpus().length / 2) {
+    process.stderr.write(`warning: the machine is busy (1-minute load average ${startLoad.toFixed(2)} on ${cpus().length} cores): times will be inflated\n`);
+  }
   const selected = args.only
     ? args.only.map(findScenario)
     : SCENARIOS.filter((s) => s.default);
@@ -403,11 +412,12 @@ async function parent(args: Args): Promise<void> {
   for (const def of selected) {
     const input = inputFile(def);
     const runs: ScenarioResult[] = [];
-    for (let r = 0; r < args.runs; r++) {
+    // With --profile, one extra run is profiled first; it does not count (profiling slows it down).
+    for (let r = args.profile ? -1 : 0; r < args.runs; r++) {
       const flags: string[] = [];
       const childArgs = ["--scenario", def.name, "--input", input];
       let profileDir: string | undefined;
-      if (args.profile && r === 0) {
+      if (r === -1) {
         // One directory per profiled run: --cpu-prof writes a profile per thread.
         profileDir = join(OUT_DIR, "profiles", `${def.name}-${new Date().toISOString().replace(/[:.]/g, "-")}`);
         mkdirSync(profileDir, { recursive: true });
@@ -420,9 +430,10 @@ async function parent(args: Args): Promise<void> {
         if (main) profiles.push(main);
       }
       process.stderr.write(
-        `${def.name} run ${r + 1}/${args.runs}: parse ${ms(res.parseMs)} ms, model ${ms(res.modelMs)} ms, matrix ${ms(res.matrixMs)} ms, maxRSS ${mb(res.maxRss)} MB\n`,
+        `${def.name} ${r === -1 ? "profiled run (not counted)" : `run ${r + 1}/${args.runs}`}: parse ${ms(res.parseMs)} ms, ` +
+          `model ${ms(res.modelMs)} ms, matrix ${ms(res.matrixMs)} ms, maxRSS ${mb(res.maxRss)} MB\n`,
       );
-      runs.push(res);
+      if (r >= 0) runs.push(res);
     }
     results.set(def.name, medianOf(runs));
     if (args.compare) {
@@ -438,7 +449,10 @@ async function parent(args: Args): Promise<void> {
 
   const rs = [...results.values()];
   const out: string[] = [];
-  out.push(`Palisade benchmark — node ${process.version}, ${process.platform}/${process.arch}, median of ${args.runs} run(s), each in a fresh process\n`);
+  out.push(
+    `Palisade benchmark — node ${process.version}, ${process.platform}/${process.arch}, ${cpus().length} cores, ` +
+      `median of ${args.runs} run(s), each in a fresh process; 1-minute load average ${startLoad.toFixed(2)} at start, ${loadavg()[0]!.toFixed(2)} at end\n`,
+  );
   out.push(
     table(
       ["scenario", "workloads", "policies", "input KB", "parse ms", "model ms", "classes", "matrix ms", "analysis ms", "allowed / evaluated tuples", "peak RSS MB (sampled)", "maxRSS MB"],
@@ -461,7 +475,7 @@ async function parent(args: Args): Promise<void> {
   out.push("\nMatrix breakdown (ms) and other facts:\n");
   out.push(
     table(
-      ["scenario", "classes (ctor)", "computeAll", "class pairs", "count", "of which classify", "dst groups", "connected pairs", "external row+col", "manifests", "errors", "warnings", "baseline RSS MB", "heap MB after model / matrix"],
+      ["scenario", "classes (ctor)", "computeAll", "class pairs", "count", "of which classify", "dst groups", "connected pairs", "external row+col", "manifests", "errors", "warnings", "baseline RSS MB", "heap MB after model / matrix", "load avg"],
       rs.map((r) => [
         r.scenario,
         ms(r.matrixCtorMs),
@@ -477,6 +491,7 @@ async function parent(args: Args): Promise<void> {
         int(r.warnings),
         mb(r.baselineRss),
         `${mb(r.heapAfterModel)} / ${mb(r.heapAfterMatrix)}`,
+        r.loadAverage.toFixed(2),
       ]),
     ),
   );

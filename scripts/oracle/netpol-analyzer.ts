@@ -13,6 +13,7 @@
  */
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { ConnectivityMatrix } from "../../src/analysis/matrix.js";
 import { buildScenario } from "../../src/analysis/scenario.js";
 import { loadInputs } from "../../src/load/index.js";
@@ -24,7 +25,7 @@ import { ConnSet, IntervalSet, IPSet, formatIP, isProtocol, parseCidr } from "..
 export const ORACLE_RELATIVE_PATH = "../shared/oracles/netpol-analyzer";
 
 /** The repository root (this file is `scripts/oracle/netpol-analyzer.ts`). */
-export const REPO_ROOT = resolve(import.meta.dirname, "../..");
+export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 export function oracleDir(repoRoot: string = REPO_ROOT): string {
   return resolve(repoRoot, ORACLE_RELATIVE_PATH);
@@ -378,7 +379,10 @@ export function palisadeLines(load: LoadResult): { lines: ConnLine[]; notes: str
   const notes: string[] = [];
   const scenario = buildScenario(load);
   const errors = scenario.diagnostics.filter((d) => d.severity === "error");
-  if (errors.length > 0) notes.push(`Palisade input errors: ${errors.map((d) => d.format()).join(" | ")}`);
+  if (errors.length > 0) {
+    const shown = errors.slice(0, 3).map((d) => d.format());
+    notes.push(`${errors.length} input error${errors.length > 1 ? "s" : ""}: ${shown.join(" | ")}${errors.length > shown.length ? " | …" : ""}`);
+  }
   const matrix = new ConnectivityMatrix(scenario);
   const workloads = matrix.workloads;
   const names = workloads.map(analyzerName);
@@ -436,6 +440,11 @@ function byPair(lines: readonly ConnLine[]): Map<string, ConnSet> {
   return out;
 }
 
+/** One normalised, sorted line per pair. */
+function pairLines(lines: readonly ConnLine[]): string[] {
+  return sortLines([...byPair(lines)].map(([pair, conns]) => `${pair} : ${conns.toString()}`));
+}
+
 export function comparePairs(expected: readonly ConnLine[], actual: readonly ConnLine[]): PairDiff[] {
   const e = byPair(expected);
   const a = byPair(actual);
@@ -468,9 +477,6 @@ export async function runCase(c: OracleCase, options: { load?: Loader } = {}): P
     return result;
   }
 
-  const loadErrors = load.diagnostics.filter((d) => d.severity === "error");
-  if (loadErrors.length > 0) result.notes.push(`loader errors: ${loadErrors.map((d) => d.format()).join(" | ")}`);
-
   if (golden.ingressController.length > 0) {
     const via = [...kinds].filter((k) => INGRESS_CONTROLLER_KINDS.has(k)).sort();
     result.notes.push(
@@ -479,9 +485,10 @@ export async function runCase(c: OracleCase, options: { load?: Loader } = {}): P
   }
 
   const ours = palisadeLines(load);
-  result.notes.push(...ours.notes);
-  result.expected = sortLines(golden.lines.map(formatLine));
-  result.actual = sortLines(ours.lines.map(formatLine));
+  // Paths in diagnostics relative to the corpus, as `<case>/<file>`.
+  result.notes.push(...ours.notes.map((n) => n.split(`${c.input}/`).join(`${c.name}/`)));
+  result.expected = pairLines(golden.lines);
+  result.actual = pairLines(ours.lines);
   result.diffs = comparePairs(golden.lines, ours.lines);
   result.status = result.diffs.length === 0 ? "agree" : "disagree";
   if (result.status === "disagree") {

@@ -44,7 +44,7 @@ export function buildScenario(load: LoadResult, options: ScenarioOptions = {}): 
     else if (PENDING_KINDS.has(m.kind)) pending.set(m.kind, (pending.get(m.kind) ?? 0) + 1);
     else if (!IGNORED_KINDS.has(m.kind) && !m.kind.endsWith("List")) {
       diagnostics.push(
-        new InputDiagnostic("warning", `unknown kind ${m.kind} (apiVersion ${m.apiVersion}): ignored`, { ...m.source, field: "kind" }),
+        new InputDiagnostic("warning", `unknown kind ${m.kind} (apiVersion ${m.apiVersion}): ignored`, { file: m.source.file, line: m.lineOf(["kind"]), field: "kind" }),
       );
     }
   }

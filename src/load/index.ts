@@ -7,7 +7,6 @@ import { InputDiagnostic, type FieldPath, type LoadOptions, type LoadResult, typ
 export * from "./types.js";
 
 const DEFAULT_MAX_BYTES = 32 * 1024 * 1024;
-const MAX_ALIASES = 1000;
 
 interface RawDoc {
   text: string;
@@ -53,7 +52,7 @@ class LazyPositions {
   lineOf(path: FieldPath): number {
     if (this.root === undefined) {
       try {
-        this.root = parseDocument(this.doc.text, { lineCounter: this.counter, maxAliasCount: MAX_ALIASES }).contents as YamlNode | null;
+        this.root = parseDocument(this.doc.text, { lineCounter: this.counter }).contents as YamlNode | null;
       } catch {
         this.root = null;
       }

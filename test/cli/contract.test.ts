@@ -112,8 +112,10 @@ describe("reach", () => {
       policies: [{ kind: "NetworkPolicy", namespace: "shop", name: "api-ingress", rule: null, file, line: expect.any(Number) }],
     });
     // The line is the policy's first line in the file.
-    const line = CLUSTER.split("\n").findIndex((l) => l.includes("name: api-ingress"));
-    expect(out.blockedBy.policies[0].line).toBe(line);
+    const lines = CLUSTER.split("\n");
+    const meta = lines.findIndex((l) => l.includes("name: api-ingress"));
+    const apiVersion = lines.slice(0, meta).map((l) => l.startsWith("apiVersion")).lastIndexOf(true);
+    expect(out.blockedBy.policies[0].line).toBe(apiVersion + 1);
   });
 
   it("denies a port the rule does not list, even from an allowed peer", async () => {

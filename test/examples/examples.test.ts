@@ -463,7 +463,7 @@ describe("examples/broken-input", () => {
   const input = ["-f", "examples/broken-input"];
 
   const expectedDiagnostics: RegExp[] = [
-    /^examples\/broken-input\/malformed\.yaml:8: error: .+/m,
+    /^examples\/broken-input\/malformed\.yaml:[89]: error: .+/m,
     /^examples\/broken-input\/wrong-type\.yaml:13: error: spec\.ingress: .*list.*/m,
     /^examples\/broken-input\/invalid-cidr\.yaml:16: error: spec\.egress\[0\]\.to\[0\]\.ipBlock\.cidr: .*198\.51\.100\.0\/33.*/m,
     /^examples\/broken-input\/except-outside-cidr\.yaml:19: error: spec\.ingress\[0\]\.from\[0\]\.ipBlock\.except\[1\]: except 10\.1\.0\.0\/24 must be a strict subset of cidr 10\.0\.0\.0\/16$/m,

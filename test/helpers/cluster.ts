@@ -1,49 +1,17 @@
 /**
- * Shared test helpers: YAML text → LoadResult → Scenario, workload lookup, and
- * line arithmetic for asserting located diagnostics.
+ * Shared test helpers: YAML text → LoadResult (through the real loader) →
+ * Scenario, workload lookup, and line arithmetic for asserting located diagnostics.
  */
 import { stringify } from "yaml";
 import { buildScenario, type Scenario } from "../../src/analysis/scenario.js";
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { manifestsFromYaml } from "./manifests.js";
+import { loadText } from "../../src/load/index.js";
 import type { LoadResult } from "../../src/load/types.js";
 import type { CniName } from "../../src/model/profile.js";
 import type { Workload } from "../../src/model/types.js";
 
-type LoadText = (text: string, file: string) => LoadResult | Promise<LoadResult>;
-
-const LOADER_SOURCE = fileURLToPath(new URL("../../src/load/index.ts", import.meta.url));
-let loader: Promise<LoadText | undefined> | undefined;
-
-/**
- * The loader's `loadText`, or undefined while `src/load/index.ts` does not exist
- * (then `manifestsFromYaml` stands in). A loader that exists but fails to import,
- * or lacks `loadText`, is an error, never a silent fallback.
- */
-function realLoadText(): Promise<LoadText | undefined> {
-  loader ??= import("../../src/load/index.js").then(
-    (m: { loadText?: unknown }) => {
-      if (typeof m.loadText !== "function") throw new Error("src/load/index.ts does not export loadText");
-      return m.loadText as LoadText;
-    },
-    (e: unknown) => {
-      if (!existsSync(LOADER_SOURCE)) return undefined;
-      throw e;
-    },
-  );
-  return loader;
-}
-
-/** Loads YAML (or JSON) text through the real loader (`loadText`), so tests cover it too. */
+/** Loads YAML (or JSON) text through `loadText`, so tests cover the loader too. */
 export async function loadYaml(text: string, file = "test.yaml"): Promise<LoadResult> {
-  const loadText = await realLoadText();
-  return loadText ? await loadText(text, file) : manifestsFromYaml(text, file);
-}
-
-/** Whether `loadYaml` goes through `src/load` (false only while the loader is not written yet). */
-export async function usesRealLoader(): Promise<boolean> {
-  return (await realLoadText()) !== undefined;
+  return await loadText(text, file);
 }
 
 export interface ScenarioOptions {
@@ -75,7 +43,7 @@ export function errors(scenario: Scenario): string[] {
 }
 
 /**
- * 1-based line of the only line of `text` that contains `needle` (the nth one when
+ * 1-based line of the first line of `text` that contains `needle` (the nth one when
  * `occurrence` is given); throws if absent, so a test cannot silently assert on line 0.
  */
 export function lineOf(text: string, needle: string, occurrence = 1): number {

@@ -74,6 +74,8 @@ const IP_BLOCKS: readonly { cidr: string; except: string[] }[] = [
 ];
 /** External addresses probed in both directions (inside and outside the blocks and their excepts). */
 const EXTERNAL_IPS = ["8.8.8.8", "192.168.1.5", "192.168.2.5", "10.0.1.9", "10.0.1.20", "10.0.2.11", "10.0.0.10", "10.200.0.1"];
+/** Ports probed towards and from those addresses (port matching itself is covered pod to pod). */
+const EXTERNAL_PROBE_PORTS = [53, 80, 81, 8080, 8091];
 
 // ---------------------------------------------------------------------------
 // Generators
@@ -350,7 +352,7 @@ function compareWorld(world: GenWorld, scenario: Scenario): Disagreement[] {
     const egressPieces = matrix.externalEgress(i);
     for (const ip of EXTERNAL_IPS) {
       for (const protocol of PROTOCOLS) {
-        for (const port of PROBE_PORTS) {
+        for (const port of EXTERNAL_PROBE_PORTS) {
           const inRef = refAllowed(world, { kind: "ip", ip }, { kind: "pod", pod: a }, protocol, port, opts);
           const [inPath] = traceFlow(scenario, { kind: "external", ip }, { kind: "workload", workload: A }, { protocol, port });
           if ((inPath!.verdict === "allowed") !== inRef.allowed) note("traceFlow external→pod", ip, A.id, protocol, port, inRef, inPath!.verdict === "allowed");
