@@ -62,37 +62,17 @@ export function traceFlow(scenario: Scenario, source: FlowSource, target: FlowTa
   const backends = serviceBackends(scenario, service);
   const serviceWire: Wire = { srcIP: srcIPOf(source), dstIP: service.clusterIPs[0] ?? null, port: port.port, protocol: port.protocol };
   if (backends.length === 0) {
-    const hop: Hop = {
-      step: "service",
-      enforcer: "service",
-      direction: null,
-      at: service.id,
-      verdict: "deny",
-      wire: serviceWire,
-      policies: [{ kind: "Service", namespace: service.namespace, name: service.name, rule: null, file: service.source.file, line: service.source.line }],
-      reason: service.selector
-        ? `no workload in namespace ${service.namespace} matches the selector {${LabelSelector.fromLabels(service.selector)}} of Service ${service.id}`
-        : `Service ${service.id} has no selector: its endpoints are managed outside the manifests`,
-      misses: [],
-    };
-    return [{ verdict: "denied", hops: [hop], blocked: hop, observed: "reset", assumptions: [] }];
+    const reason = service.selector
+      ? `no workload in namespace ${service.namespace} matches the selector {${LabelSelector.fromLabels(service.selector)}} of Service ${service.id}`
+      : `Service ${service.id} has no selector: its endpoints are managed outside the manifests`;
+    return [serviceDenied(service, serviceWire, reason)];
   }
   const paths: WirePath[] = [];
   for (const backend of backends) {
     const targetPort = resolveTargetPort(port, backend);
     if (targetPort === undefined) {
-      const hop: Hop = {
-        step: "service",
-        enforcer: "service",
-        direction: null,
-        at: service.id,
-        verdict: "deny",
-        wire: serviceWire,
-        policies: [{ kind: "Service", namespace: service.namespace, name: service.name, rule: null, file: service.source.file, line: service.source.line }],
-        reason: `targetPort "${port.targetPort}" of Service ${service.id} names no ${port.protocol} container port of ${backend.id}`,
-        misses: [],
-      };
-      paths.push({ verdict: "denied", hops: [hop], blocked: hop, observed: "reset", assumptions: [] });
+      const reason = `targetPort "${port.targetPort}" of Service ${service.id} names no ${port.protocol} container port of ${backend.id}`;
+      paths.push(serviceDenied(service, serviceWire, reason));
       continue;
     }
     const svcHop: Hop = {
@@ -109,6 +89,22 @@ export function traceFlow(scenario: Scenario, source: FlowSource, target: FlowTa
     paths.push(tracePodFlow(scenario, source, { kind: "workload", workload: backend }, { protocol: port.protocol, port: targetPort }, [svcHop]));
   }
   return paths;
+}
+
+/** A flow the Service itself cannot deliver: the client's connection is refused. */
+function serviceDenied(service: Service, wire: Wire, reason: string): WirePath {
+  const hop: Hop = {
+    step: "service",
+    enforcer: "service",
+    direction: null,
+    at: service.id,
+    verdict: "deny",
+    wire,
+    policies: [{ kind: "Service", namespace: service.namespace, name: service.name, rule: null, file: service.source.file, line: service.source.line }],
+    reason,
+    misses: [],
+  };
+  return { verdict: "denied", hops: [hop], blocked: hop, observed: "reset", assumptions: [] };
 }
 
 export function serviceBackends(scenario: Scenario, service: Service): Workload[] {
