@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import jsYaml from "js-yaml";
 import { LineCounter, parseDocument, isMap, isSeq, type Node as YamlNode } from "yaml";
-import { InputDiagnostic, type FieldPath, type LoadOptions, type LoadResult, type Manifest } from "./types.js";
+import { InputDiagnostic, formatFieldPath, type FieldPath, type LoadOptions, type LoadResult, type Manifest } from "./types.js";
 
 export * from "./types.js";
 
@@ -146,24 +146,38 @@ export function loadText(text: string, file: string): LoadResult {
       }
     }
     const positions = new LazyPositions(doc);
-    const add = (obj: unknown, prefix: FieldPath) => {
+    /** `list`: the enclosing list, for the items of a typed list (`PodList` items are Pods). */
+    const add = (obj: unknown, prefix: FieldPath, list?: { kind: string; apiVersion: string }) => {
       const lineOf = (p: FieldPath) => positions.lineOf([...prefix, ...p]);
       const line = () => (prefix.length ? positions.lineOf(prefix) : docLine);
+      const where = formatFieldPath(prefix);
+      const at = (field: string) => (where ? `${where}.${field}` : field);
       if (obj === null || typeof obj !== "object" || Array.isArray(obj)) {
-        diagnostics.push(new InputDiagnostic("error", "expected a Kubernetes object (a mapping with apiVersion and kind)", { file, line: line() }));
+        diagnostics.push(
+          new InputDiagnostic("error", "expected a Kubernetes object (a mapping with apiVersion and kind)", { file, line: line(), ...(where ? { field: where } : {}) }),
+        );
         return;
       }
-      const o = obj as Record<string, unknown>;
+      let o = obj as Record<string, unknown>;
+      const itemKind = list && list.kind !== "List" ? list.kind.slice(0, -"List".length) : undefined;
+      const absent = (v: unknown) => v === undefined || v === null || v === "";
+      if (itemKind && (absent(o.kind) || (o.kind === itemKind && absent(o.apiVersion)))) {
+        // The API omits kind and apiVersion in the items of a typed list: they are the list's.
+        const { kind: _k, apiVersion, ...rest } = o;
+        o = { apiVersion: absent(apiVersion) ? list!.apiVersion : apiVersion, kind: itemKind, ...rest };
+      }
       if (typeof o.kind !== "string" || o.kind === "") {
-        diagnostics.push(new InputDiagnostic("error", "missing kind", { file, line: line(), field: "kind" }));
+        const hint = list ? ` (items of kind: ${list.kind} need their own kind)` : "";
+        diagnostics.push(new InputDiagnostic("error", `missing kind${hint}`, { file, line: line(), field: at("kind") }));
         return;
       }
       if (typeof o.apiVersion !== "string" || o.apiVersion === "") {
-        diagnostics.push(new InputDiagnostic("error", "missing apiVersion", { file, line: line(), field: "apiVersion" }));
+        diagnostics.push(new InputDiagnostic("error", "missing apiVersion", { file, line: line(), field: at("apiVersion") }));
         return;
       }
       if (o.kind.endsWith("List") && Array.isArray(o.items)) {
-        o.items.forEach((item, i) => add(item, [...prefix, "items", i]));
+        const self = { kind: o.kind, apiVersion: o.apiVersion };
+        o.items.forEach((item, i) => add(item, [...prefix, "items", i], self));
         return;
       }
       manifests.push(makeManifest(o, file, line, lineOf));

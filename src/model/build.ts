@@ -154,11 +154,19 @@ interface OwnerRef {
   name: string;
 }
 
+/** Kinds that create pods (or ReplicaSets/Jobs): the only owners a workload collapses into. */
+const CONTROLLER_KINDS: ReadonlySet<string> = new Set(WORKLOAD_KINDS.filter((k) => k !== "Pod"));
+
+/**
+ * The owner a pod (or a ReplicaSet/Job) collapses into. Owners that are not workload
+ * controllers are ignored: a static (mirror) pod is owned by its Node, an operator's
+ * objects by a custom resource; such pods stay bare Pods with their own names.
+ */
 function controllerOwner(m: Manifest): OwnerRef | undefined {
   const refs = (m.raw.metadata as { ownerReferences?: unknown } | undefined)?.ownerReferences;
   if (!Array.isArray(refs)) return undefined;
   const refsTyped = refs.filter((x): x is { kind: string; name: string; controller?: boolean } => {
-    return !!x && typeof x === "object" && typeof x.kind === "string" && typeof x.name === "string";
+    return !!x && typeof x === "object" && typeof x.kind === "string" && typeof x.name === "string" && CONTROLLER_KINDS.has(x.kind);
   });
   const ref = refsTyped.find((x) => x.controller === true) ?? refsTyped[0];
   return ref && { kind: ref.kind, name: ref.name };

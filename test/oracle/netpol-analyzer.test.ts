@@ -37,44 +37,27 @@ const HOST_NETWORK =
   "select nor match them (semantics.md §1.6 r29 (b), the common implementation); netpol-analyzer ignores " +
   "hostNetwork and treats them as ordinary pods";
 
-/**
- * Our bug (src/load/index.ts): the items of a typed list (`PodList`, `NamespaceList`, as the
- * API returns them) carry no kind/apiVersion; the loader reports "missing kind" and drops them
- * instead of taking `Pod`/`Namespace` from the list's kind and the list's apiVersion.
- */
-const LIST_ITEMS = "typed List items without kind/apiVersion are dropped by the loader";
-
 const KNOWN_DIFFERENCES: Record<string, KnownDifference> = {
-  // pods.yaml is a PodList, ns.yaml a NamespaceList: Palisade sees no workload at all. Once
-  // loaded, their DaemonSets/ReplicaSets in default/, ibm-system/, kube-system/ run with
-  // hostNetwork: true.
-  ipblockstest: { kind: "bug", reason: LIST_ITEMS, thenVariants: ["hostNetwork-as-pod"] },
-  ipblockstest_2: { kind: "bug", reason: LIST_ITEMS, thenVariants: ["hostNetwork-as-pod"] },
-  ipblockstest_3: { kind: "bug", reason: LIST_ITEMS, thenVariants: ["hostNetwork-as-pod"] },
-  ipblockstest_4: { kind: "bug", reason: LIST_ITEMS, thenVariants: ["hostNetwork-as-pod"] },
-  // bank_ns_list.json (NamespaceList) and the bank PodList lose their items: the demo/ pods are
-  // missing. Once loaded, the demo/ bank pods (account-command, account-query, bank-ui) run with
-  // hostNetwork: true; in _3 and _4 no policy selects them and the cases agree.
-  multiple_topology_resources_1: { kind: "bug", reason: LIST_ITEMS, thenVariants: ["hostNetwork-as-pod"] },
-  multiple_topology_resources_2: { kind: "bug", reason: LIST_ITEMS, thenVariants: ["hostNetwork-as-pod"] },
-  multiple_topology_resources_3: { kind: "bug", reason: LIST_ITEMS },
-  multiple_topology_resources_4: { kind: "bug", reason: LIST_ITEMS },
-  "semanticDiff-same-topologies-new1": { kind: "bug", reason: LIST_ITEMS, thenVariants: ["hostNetwork-as-pod"] },
-  "semanticDiff-same-topologies-new1a": { kind: "bug", reason: LIST_ITEMS, thenVariants: ["hostNetwork-as-pod"] },
-  "semanticDiff-same-topologies-new2": { kind: "bug", reason: LIST_ITEMS, thenVariants: ["hostNetwork-as-pod"] },
-  "semanticDiff-same-topologies-new3": { kind: "bug", reason: LIST_ITEMS, thenVariants: ["hostNetwork-as-pod"] },
-  "semanticDiff-same-topologies-old1": { kind: "bug", reason: LIST_ITEMS, thenVariants: ["hostNetwork-as-pod"] },
-  "semanticDiff-same-topologies-old2": { kind: "bug", reason: LIST_ITEMS, thenVariants: ["hostNetwork-as-pod"] },
-  "semanticDiff-same-topologies-old3": { kind: "bug", reason: LIST_ITEMS, thenVariants: ["hostNetwork-as-pod"] },
-  // Our bug (src/model/build.ts, controllerOwner/ownerWorkloadName): the static (mirror) pods
-  // etcd-minikube, kube-apiserver-minikube, kube-controller-manager-minikube and
-  // kube-scheduler-minikube are owned by `Node minikube`; Palisade collapses them into one
-  // workload `kube-system/minikube` (kind Pod, labels of etcd-minikube), so three control-plane
-  // pods disappear. An owner that is not a workload controller must be ignored.
-  minikube_resources: {
-    kind: "bug",
-    reason: "pods owned by a Node (static/mirror pods) are collapsed into one workload named after the node",
-  },
+  // pods.yaml is a PodList, ns.yaml a NamespaceList (typed lists whose items carry no kind).
+  // Their DaemonSets/ReplicaSets in default/, ibm-system/ and kube-system/ run with
+  // hostNetwork: true: three `tier: frontend` pods are not isolated by
+  // kube-system/enable-from-ipblock-to-isolated-by-tier in Palisade's reading.
+  ipblockstest: { kind: "semantic", variants: ["hostNetwork-as-pod"], reason: HOST_NETWORK },
+  ipblockstest_2: { kind: "semantic", variants: ["hostNetwork-as-pod"], reason: HOST_NETWORK },
+  ipblockstest_3: { kind: "semantic", variants: ["hostNetwork-as-pod"], reason: HOST_NETWORK },
+  ipblockstest_4: { kind: "semantic", variants: ["hostNetwork-as-pod"], reason: HOST_NETWORK },
+  // The demo/ bank pods (account-command, account-query, bank-ui; from a PodList) run with
+  // hostNetwork: true and are selected by policies here. In multiple_topology_resources_3 and
+  // _4 no policy selects them and the cases agree.
+  multiple_topology_resources_1: { kind: "semantic", variants: ["hostNetwork-as-pod"], reason: HOST_NETWORK },
+  multiple_topology_resources_2: { kind: "semantic", variants: ["hostNetwork-as-pod"], reason: HOST_NETWORK },
+  "semanticDiff-same-topologies-new1": { kind: "semantic", variants: ["hostNetwork-as-pod"], reason: HOST_NETWORK },
+  "semanticDiff-same-topologies-new1a": { kind: "semantic", variants: ["hostNetwork-as-pod"], reason: HOST_NETWORK },
+  "semanticDiff-same-topologies-new2": { kind: "semantic", variants: ["hostNetwork-as-pod"], reason: HOST_NETWORK },
+  "semanticDiff-same-topologies-new3": { kind: "semantic", variants: ["hostNetwork-as-pod"], reason: HOST_NETWORK },
+  "semanticDiff-same-topologies-old1": { kind: "semantic", variants: ["hostNetwork-as-pod"], reason: HOST_NETWORK },
+  "semanticDiff-same-topologies-old2": { kind: "semantic", variants: ["hostNetwork-as-pod"], reason: HOST_NETWORK },
+  "semanticDiff-same-topologies-old3": { kind: "semantic", variants: ["hostNetwork-as-pod"], reason: HOST_NETWORK },
 };
 
 const dir = oracleDir();
