@@ -3,7 +3,9 @@ import { analyze } from "../analysis/analyze.js";
 import { ConnectivityMatrix } from "../analysis/matrix.js";
 import { reach } from "../analysis/reach.js";
 import { ReferenceError } from "../analysis/reference.js";
-import { hasErrors, type Scenario } from "../analysis/scenario.js";
+import { buildScenario, hasErrors, type Scenario } from "../analysis/scenario.js";
+import { loadCluster } from "../load/cluster.js";
+import { loadInputs } from "../load/index.js";
 import { loadScenario } from "../main.js";
 import type { CniName } from "../model/profile.js";
 import { formatAnalyzeJson, formatAnalyzeText } from "../report/analyze.js";
@@ -37,6 +39,7 @@ interface InputFlags {
   filename?: string[];
   cni?: CniName;
   cluster?: boolean;
+  context?: string;
   maxFileSize?: number;
 }
 
@@ -44,7 +47,7 @@ function addInputOptions(cmd: Command): Command {
   return cmd
     .option("-f, --filename <path>", "manifest file, directory (recursive) or - for stdin; repeatable", (v: string, prev: string[] = []) => [...prev, v])
     .addOption(new Option("--cni <name>", "CNI semantics to apply (default: detected)").choices(["generic", "cilium"]))
-    .option("--cluster", "read from a live cluster (not available in this version)")
+    .option("--cluster", "read from the live cluster of the current kubeconfig context, through kubectl (PALISADE_KUBECTL overrides the binary); combines with -f")
     .option("--context <name>", "kubeconfig context for --cluster")
     .option("--max-file-size <MB>", "largest input file to read, in MB (default 32)", (v) => {
       const n = Number(v);
@@ -54,14 +57,27 @@ function addInputOptions(cmd: Command): Command {
 }
 
 async function scenarioFrom(flags: InputFlags, io: CliIO): Promise<Scenario> {
-  if (flags.cluster) throw new UsageError("--cluster is not available in this version: export the manifests (kubectl get ... -o yaml) and pass them with -f");
-  if (!flags.filename || flags.filename.length === 0) throw new UsageError("no input: pass manifests with -f FILE|DIR|- (repeatable)");
-  const scenario = await loadScenario({
-    filenames: flags.filename,
+  if (flags.context !== undefined && !flags.cluster) throw new UsageError("--context selects the kubeconfig context of --cluster: add --cluster");
+  const files = flags.filename ?? [];
+  if (!flags.cluster && files.length === 0) throw new UsageError("no input: pass manifests with -f FILE|DIR|- (repeatable), or --cluster [--context NAME]");
+  const options = {
+    filenames: files,
     readStdin: io.readStdin,
     ...(flags.cni ? { cni: flags.cni } : {}),
     ...(flags.maxFileSize ? { maxFileBytes: flags.maxFileSize * 1024 * 1024 } : {}),
-  });
+  };
+  let scenario: Scenario;
+  if (flags.cluster) {
+    // Nothing to analyse when the cluster cannot be read: one line, exit code 2.
+    const live = await loadCluster(flags.context);
+    if (live.error !== undefined) throw new UsageError(`--cluster: ${live.error}`);
+    // Files given with -f are added to the cluster's objects: policies not applied yet, for instance.
+    const local = files.length > 0 ? await loadInputs(files, options) : { manifests: [], diagnostics: [] };
+    scenario = buildScenario(
+      { manifests: [...live.manifests, ...local.manifests], diagnostics: [...live.diagnostics, ...local.diagnostics] },
+      options,
+    );
+  } else scenario = await loadScenario(options);
   for (const d of scenario.diagnostics) io.stderr(`${d.format()}\n`);
   return scenario;
 }

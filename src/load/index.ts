@@ -1,7 +1,7 @@
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { join } from "node:path";
 import jsYaml from "js-yaml";
-import { LineCounter, parseDocument, isMap, isSeq, type Node as YamlNode } from "yaml";
+import { LineCounter, Parser, parseDocument, isMap, isSeq, type Node as YamlNode } from "yaml";
 import { InputDiagnostic, formatFieldPath, type FieldPath, type LoadOptions, type LoadResult, type Manifest } from "./types.js";
 
 export * from "./types.js";
@@ -25,10 +25,19 @@ function splitDocuments(text: string): RawDoc[] {
     buf = [];
   };
   lines.forEach((line, i) => {
-    if (line === "---" || line.startsWith("--- ") || line === "...") {
+    if (/^---(\s|$)/.test(line)) {
+      flush();
+      // `--- # comment` or `--- {inline: doc}`: the rest of the marker line is the document's first line.
+      const rest = line.slice(3);
+      if (rest.trim() !== "") {
+        start = i;
+        buf.push(rest);
+      } else start = i + 1;
+      return;
+    }
+    if (/^\.\.\.(\s|$)/.test(line)) {
       flush();
       start = i + 1;
-      if (line.startsWith("--- ")) buf.push(line.slice(4));
       return;
     }
     buf.push(line);
@@ -83,21 +92,97 @@ class LazyPositions {
   }
 }
 
-function countNodes(v: unknown, seen: Map<object, number>, budget: { left: number }): number {
+/**
+ * Counts the nodes that a document's aliases add when expanded (a repeated reference
+ * costs its whole subtree again; a first visit costs nothing, so a large document
+ * without aliases is never refused). Stops as soon as the budget is spent. Returns false
+ * for a recursive alias (a node that contains itself), which has no finite expansion.
+ */
+function countNodes(v: unknown, seen: Map<object, number>, active: Set<object>, budget: { left: number }): number | false {
   if (v === null || typeof v !== "object") return 1;
   const cached = seen.get(v);
   if (cached !== undefined) {
     budget.left -= cached;
     return cached;
   }
+  if (active.has(v)) return false;
+  active.add(v);
   let n = 1;
   for (const child of Object.values(v)) {
-    n += countNodes(child, seen, budget);
+    const c = countNodes(child, seen, active, budget);
+    if (c === false) return false;
+    n += c;
     if (budget.left < 0) return n;
   }
-  budget.left -= 1;
+  active.delete(v);
   seen.set(v, n);
   return n;
+}
+
+/** The most nodes a document's aliases may add when expanded. */
+const MAX_ALIAS_EXPANSION = 1_000_000;
+
+/** 1-based line of `offset` in `text`. */
+function lineAtOffset(text: string, offset: number): number {
+  let line = 1;
+  for (let i = text.indexOf("\n"); i >= 0 && i < offset; i = text.indexOf("\n", i + 1)) line++;
+  return line;
+}
+
+/**
+ * Where a YAML syntax error really is, relative to the document (1-based). A parser
+ * notices an unclosed quote or bracket only where it gives up, often at the end of the
+ * document: point at the opening instead. A key spanning lines is reported where it starts.
+ */
+function locateSyntaxError(text: string, reason: string, parserLine: number, firstLine: number): { line: number; note?: string } {
+  try {
+    return locateOpening(text, reason, parserLine, firstLine);
+  } catch {
+    // Too deeply nested to walk: the parser's own position is the best there is.
+    return { line: parserLine };
+  }
+}
+
+function locateOpening(text: string, reason: string, parserLine: number, firstLine: number): { line: number; note?: string } {
+  const parsed = (() => {
+    try {
+      return [...new Parser().parse(text)];
+    } catch {
+      return [];
+    }
+  })();
+  let opening: { offset: number; what: string } | undefined;
+  const visit = (tok: unknown): void => {
+    if (!tok || typeof tok !== "object") return;
+    if (Array.isArray(tok)) return tok.forEach(visit);
+    const t = tok as { type?: string; offset?: number; source?: string; start?: { source?: string }; end?: { type?: string }[] };
+    if (typeof t.offset === "number") {
+      let what: string | undefined;
+      if (t.type === "flow-collection" && !(t.end ?? []).some((e) => e.type === "flow-map-end" || e.type === "flow-seq-end")) {
+        what = `"${t.start?.source ?? "{"}"`;
+      } else if (t.type === "double-quoted-scalar" || t.type === "single-quoted-scalar") {
+        const q = t.type === "double-quoted-scalar" ? '"' : "'";
+        const src = t.source ?? "";
+        const closed = src.length > 1 && src.endsWith(q) && (q === "'" || !/(^|[^\\])(\\\\)*\\"$/.test(src));
+        if (!closed) what = `quote ${q}`;
+      }
+      if (what && (!opening || t.offset < opening.offset)) opening = { offset: t.offset, what };
+    }
+    for (const [k, v] of Object.entries(t)) if (k !== "source" && v && typeof v === "object") visit(v);
+  };
+  visit(parsed);
+  if (opening) {
+    const line = lineAtOffset(text, opening.offset);
+    const stop = /end of the stream/.test(reason) ? "the document ends first" : `the parser gave up at line ${parserLine + firstLine - 1}: ${reason}`;
+    if (line < parserLine) return { line, note: `the ${opening.what} on this line is never closed (${stop})` };
+  }
+  if (/multiline key/.test(reason)) {
+    // The key that lacks its `:` starts on an earlier line; the `yaml` parser reports that line.
+    const err = parseDocument(text, { lineCounter: new LineCounter(), uniqueKeys: false }).errors.find((e) => e.code === "MULTILINE_IMPLICIT_KEY");
+    const line = err?.linePos?.[0].line;
+    if (line !== undefined && line < parserLine) return { line, note: `${reason} (a key on this line is not followed by ":")` };
+  }
+  return { line: parserLine };
 }
 
 function makeManifest(obj: Record<string, unknown>, file: string, line: () => number, lineOf: (p: FieldPath) => number): Manifest {
@@ -115,6 +200,19 @@ function makeManifest(obj: Record<string, unknown>, file: string, line: () => nu
   } as Manifest;
 }
 
+function typeName(v: unknown): string {
+  return Array.isArray(v) ? "a list" : v === null ? "null" : typeof v === "object" ? "a mapping" : `${typeof v} ${JSON.stringify(v)}`;
+}
+
+/** JSON is parsed natively (much faster); what JSON.parse rejects gets the YAML parser's verdict and position. */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text.replace(/^\uFEFF/, ""));
+  } catch {
+    return jsYaml.load(text, { json: true });
+  }
+}
+
 /** Reads one file's content: multi-document YAML or JSON, `kind: List` flattened. */
 export function loadText(text: string, file: string): LoadResult {
   const manifests: Manifest[] = [];
@@ -123,25 +221,45 @@ export function loadText(text: string, file: string): LoadResult {
     diagnostics.push(new InputDiagnostic("error", "binary content (NUL bytes): not a YAML or JSON file", { file, line: 1 }));
     return { manifests, diagnostics };
   }
-  const trimmed = text.trimStart();
-  const docs: RawDoc[] = trimmed.startsWith("{") || trimmed.startsWith("[") ? [{ text, startLine: 1 }] : splitDocuments(text);
+  const trimmed = text.replace(/^\uFEFF/, "").trimStart();
+  const json = trimmed.startsWith("{") || trimmed.startsWith("[");
+  const docs: RawDoc[] = json ? [{ text, startLine: 1 }] : splitDocuments(text);
   for (const doc of docs) {
     let value: unknown;
     const docLine = doc.startLine + firstContentLine(doc.text);
     try {
-      value = jsYaml.load(doc.text, { json: true });
+      value = json ? parseJson(doc.text) : jsYaml.load(doc.text, { json: true });
     } catch (e) {
       const mark = (e as { mark?: { line?: number } }).mark;
-      const reason = (e as { reason?: string }).reason ?? (e instanceof Error ? e.message.split("\n")[0] : String(e));
-      diagnostics.push(new InputDiagnostic("error", `malformed YAML: ${reason}`, { file, line: doc.startLine + (mark?.line ?? 0) }));
+      const reason = (e as { reason?: string }).reason ?? (e instanceof Error ? (e.message.split("\n")[0] ?? "") : String(e));
+      const where = locateSyntaxError(doc.text, reason, (mark?.line ?? 0) + 1, doc.startLine);
+      diagnostics.push(
+        new InputDiagnostic("error", `malformed ${json ? "JSON" : "YAML"}: ${where.note ?? reason}`, { file, line: doc.startLine + where.line - 1 }),
+      );
       continue;
     }
     if (value === null || value === undefined) continue;
-    if (/(^|[\s[{,:-])[&*][A-Za-z0-9_-]/.test(doc.text)) {
-      const budget = { left: 1_000_000 };
-      countNodes(value, new Map(), budget);
+    if (/[&*][^\s,[\]{}]/.test(doc.text)) {
+      const budget = { left: MAX_ALIAS_EXPANSION };
+      let count: number | false;
+      try {
+        count = countNodes(value, new Map(), new Set(), budget);
+      } catch {
+        diagnostics.push(new InputDiagnostic("error", "document nested too deeply: skipped", { file, line: docLine }));
+        continue;
+      }
+      if (count === false) {
+        diagnostics.push(new InputDiagnostic("error", "recursive YAML alias (a node that contains itself): document skipped", { file, line: docLine }));
+        continue;
+      }
       if (budget.left < 0) {
-        diagnostics.push(new InputDiagnostic("error", "too many YAML alias expansions (possible alias bomb): document skipped", { file, line: docLine }));
+        diagnostics.push(
+          new InputDiagnostic(
+            "error",
+            `YAML aliases expand to more than ${MAX_ALIAS_EXPANSION.toLocaleString("en-US")} extra nodes (an alias bomb?): document skipped`,
+            { file, line: docLine },
+          ),
+        );
         continue;
       }
     }
@@ -168,11 +286,13 @@ export function loadText(text: string, file: string): LoadResult {
       }
       if (typeof o.kind !== "string" || o.kind === "") {
         const hint = list ? ` (items of kind: ${list.kind} need their own kind)` : "";
-        diagnostics.push(new InputDiagnostic("error", `missing kind${hint}`, { file, line: line(), field: at("kind") }));
+        const message = absent(o.kind) ? `missing kind${hint}` : `expected kind to be a string, got ${typeName(o.kind)}`;
+        diagnostics.push(new InputDiagnostic("error", message, { file, line: absent(o.kind) ? line() : lineOf(["kind"]), field: at("kind") }));
         return;
       }
       if (typeof o.apiVersion !== "string" || o.apiVersion === "") {
-        diagnostics.push(new InputDiagnostic("error", "missing apiVersion", { file, line: line(), field: at("apiVersion") }));
+        const message = absent(o.apiVersion) ? `missing apiVersion (kind ${o.kind})` : `expected apiVersion to be a string, got ${typeName(o.apiVersion)}`;
+        diagnostics.push(new InputDiagnostic("error", message, { file, line: absent(o.apiVersion) ? line() : lineOf(["apiVersion"]), field: at("apiVersion") }));
         return;
       }
       if (o.kind.endsWith("List") && Array.isArray(o.items)) {
@@ -187,14 +307,53 @@ export function loadText(text: string, file: string): LoadResult {
   return { manifests, diagnostics };
 }
 
-function collectFiles(dir: string, out: string[]): void {
-  for (const name of readdirSync(dir).sort()) {
+/**
+ * The `*.yaml|*.yml|*.json` files under `dir`, recursively and sorted; hidden entries and
+ * node_modules are left out. An unreadable entry is reported and the walk goes on; a
+ * directory reached again through a symbolic link is read once.
+ */
+function collectFiles(dir: string, out: string[], diagnostics: InputDiagnostic[], visited: Set<string>): void {
+  let real: string;
+  let names: string[];
+  try {
+    real = realpathSync(dir);
+    if (visited.has(real)) return;
+    visited.add(real);
+    names = readdirSync(dir).sort();
+  } catch (e) {
+    diagnostics.push(new InputDiagnostic("error", `cannot read directory: ${errorText(e)}`, { file: dir, line: 1 }));
+    return;
+  }
+  for (const name of names) {
     if (name.startsWith(".") || name === "node_modules") continue;
     const p = join(dir, name);
-    const st = statSync(p);
-    if (st.isDirectory()) collectFiles(p, out);
+    let isDir: boolean;
+    try {
+      isDir = statSync(p).isDirectory();
+    } catch (e) {
+      // A dangling symbolic link, or no permission: say so only for files that would be read.
+      if (/\.(ya?ml|json)$/i.test(name)) diagnostics.push(new InputDiagnostic("error", `cannot read: ${errorText(e)}`, { file: p, line: 1 }));
+      continue;
+    }
+    if (isDir) collectFiles(p, out, diagnostics, visited);
     else if (/\.(ya?ml|json)$/i.test(name)) out.push(p);
   }
+}
+
+/** A file-system error as users read it: `ENOENT: no such file or directory` without the repeated path. */
+function errorText(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  const code = (e as NodeJS.ErrnoException).code;
+  const m = /^[A-Z]+: ([^,]+)/.exec(e.message);
+  return code && m ? `${m[1]} (${code})` : e.message;
+}
+
+function tooLarge(size: number, maxBytes: number, file: string): InputDiagnostic {
+  const mb = (n: number) => (n / 1024 / 1024).toFixed(1);
+  return new InputDiagnostic("error", `file is ${mb(size)} MB, larger than the ${mb(maxBytes)} MB limit (raise it with --max-file-size)`, {
+    file,
+    line: 1,
+  });
 }
 
 /** Reads files, directories (recursively) and `-` (stdin); never throws for bad input. */
@@ -206,34 +365,49 @@ export async function loadInputs(paths: string[], opts: LoadOptions = {}): Promi
     manifests.push(...r.manifests);
     diagnostics.push(...r.diagnostics);
   };
+  let stdinRead = false;
   for (const path of paths) {
     if (path === "-") {
-      take(loadText(opts.readStdin ? await opts.readStdin() : "", "<stdin>"));
+      if (stdinRead) continue;
+      stdinRead = true;
+      let text: string;
+      try {
+        text = opts.readStdin ? await opts.readStdin() : "";
+      } catch (e) {
+        diagnostics.push(new InputDiagnostic("error", `cannot read standard input: ${errorText(e)}`, { file: "<stdin>", line: 1 }));
+        continue;
+      }
+      const size = Buffer.byteLength(text, "utf8");
+      if (size > maxBytes) diagnostics.push(tooLarge(size, maxBytes, "<stdin>"));
+      else take(loadText(text, "<stdin>"));
       continue;
     }
     let files: string[] = [];
     try {
       const st = statSync(path);
-      if (st.isDirectory()) collectFiles(path, files);
+      if (st.isDirectory()) collectFiles(path, files, diagnostics, new Set());
       else files = [path];
-    } catch {
-      diagnostics.push(new InputDiagnostic("error", "no such file or directory", { file: path, line: 1 }));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      diagnostics.push(
+        new InputDiagnostic("error", code === "ENOENT" ? "no such file or directory" : `cannot read: ${errorText(e)}`, { file: path, line: 1 }),
+      );
       continue;
     }
     for (const f of files) {
+      let text: string;
       try {
         const size = statSync(f).size;
         if (size > maxBytes) {
-          const mb = (n: number) => (n / 1024 / 1024).toFixed(1);
-          diagnostics.push(
-            new InputDiagnostic("error", `file is ${mb(size)} MB, larger than the ${mb(maxBytes)} MB limit (raise it with --max-file-size)`, { file: f, line: 1 }),
-          );
+          diagnostics.push(tooLarge(size, maxBytes, f));
           continue;
         }
-        take(loadText(readFileSync(f, "utf8"), f));
+        text = readFileSync(f, "utf8");
       } catch (e) {
-        diagnostics.push(new InputDiagnostic("error", `cannot read: ${e instanceof Error ? e.message : String(e)}`, { file: f, line: 1 }));
+        diagnostics.push(new InputDiagnostic("error", `cannot read: ${errorText(e)}`, { file: f, line: 1 }));
+        continue;
       }
+      take(loadText(text, f));
     }
   }
   return { manifests, diagnostics };
