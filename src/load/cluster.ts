@@ -69,14 +69,23 @@ function kubectl(args: string[]): Promise<KubectlResult> {
   });
 }
 
-/** kubectl's first meaningful stderr line, e.g. `error: context "prod" does not exist`. */
+/** A klog line (`E0101 12:00:00.000000   123 file.go:265] message`), which kubectl prints before its own error. */
+const KLOG = /^[IWEF]\d{4} \d{2}:\d{2}:\d{2}\.\d+\s+\d+ [^\]]+\] /;
+
+/**
+ * kubectl's one meaningful stderr line: its own message (`error: context "prod" does not
+ * exist`, `The connection to the server … was refused`) rather than the client-go log lines
+ * that may precede it.
+ */
 function firstLine(stderr: string): string {
-  return (
-    stderr
-      .split("\n")
-      .map((l) => l.trim())
-      .find((l) => l !== "") ?? "no message"
-  );
+  const lines = stderr
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "");
+  const own = lines.find((l) => !KLOG.test(l));
+  if (own !== undefined) return own;
+  const last = lines[lines.length - 1];
+  return last !== undefined ? last.replace(KLOG, "") : "no message";
 }
 
 /** What `kubectl get` says when a resource type (a CRD) is not installed. */

@@ -166,7 +166,9 @@ function locateOpening(text: string, reason: string, parserLine: number, firstLi
         const closed = src.length > 1 && src.endsWith(q) && (q === "'" || !/(^|[^\\])(\\\\)*\\"$/.test(src));
         if (!closed) what = `quote ${q}`;
       }
-      if (what && (!opening || t.offset < opening.offset)) opening = { offset: t.offset, what };
+      // The innermost opening (the last one before where the parser gave up) is the likely mistake:
+      // an unclosed bracket leaves the brackets around it unclosed too.
+      if (what && (!opening || t.offset > opening.offset) && lineAtOffset(text, t.offset) < parserLine) opening = { offset: t.offset, what };
     }
     for (const [k, v] of Object.entries(t)) if (k !== "source" && v && typeof v === "object") visit(v);
   };
@@ -174,7 +176,7 @@ function locateOpening(text: string, reason: string, parserLine: number, firstLi
   if (opening) {
     const line = lineAtOffset(text, opening.offset);
     const stop = /end of the stream/.test(reason) ? "the document ends first" : `the parser gave up at line ${parserLine + firstLine - 1}: ${reason}`;
-    if (line < parserLine) return { line, note: `the ${opening.what} on this line is never closed (${stop})` };
+    return { line, note: `the ${opening.what} on this line is never closed (${stop})` };
   }
   if (/multiline key/.test(reason)) {
     // The key that lacks its `:` starts on an earlier line; the `yaml` parser reports that line.
