@@ -7,7 +7,7 @@
  *
  *   document:   the reference document the example reproduces
  *   references: other sources the `why` lines cite (optional)
- *   variants:   NAME → {description, remove?: ["Kind ns/name", ...], add?: [manifest, ...]}
+ *   variants:   NAME → {description, remove?: ["Kind NS/NAME" | "Kind NAME", ...], add?: [manifest, ...]}
  *               the same setup with objects removed and/or added (a replacement is both)
  *   flows:      the expectations, each:
  *     name       unique within the file
@@ -92,7 +92,7 @@ export function readExpectations(root: string, dir: string): Expectations {
     for (const k of Object.keys(v)) if (!VARIANT_KEYS.has(k)) fail(`variant ${name}: unknown key ${k}`);
     if (typeof v.description !== "string") fail(`variant ${name}: description is required`);
     if (!v.remove?.length && !v.add?.length) fail(`variant ${name}: needs remove or add`);
-    for (const r of v.remove ?? []) if (!/^[A-Za-z]+ [a-z0-9-]+\/[a-z0-9.-]+$/.test(r)) fail(`variant ${name}: remove "${r}" is not "Kind namespace/name"`);
+    for (const r of v.remove ?? []) if (!/^[A-Za-z]+ ([a-z0-9-]+\/)?[a-z0-9.-]+$/.test(r)) fail(`variant ${name}: remove "${r}" is not "Kind NS/NAME" (or "Kind NAME" without metadata.namespace)`);
   }
   const flows = doc.flows as ExpectedFlow[];
   if (!Array.isArray(flows) || flows.length === 0) fail("flows: at least one flow");
@@ -149,7 +149,7 @@ function manifestFiles(dir: string, out: string[] = []): string[] {
 const identity = (o: unknown): string | undefined => {
   const m = o as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } } | null;
   if (!m || typeof m.kind !== "string" || typeof m.metadata?.name !== "string") return undefined;
-  return `${m.kind} ${typeof m.metadata.namespace === "string" ? m.metadata.namespace : "default"}/${m.metadata.name}`;
+  return `${m.kind} ${typeof m.metadata.namespace === "string" ? `${m.metadata.namespace}/` : ""}${m.metadata.name}`;
 };
 
 /**
