@@ -1,8 +1,8 @@
 import type { Direction, LayerId, PolicyRef } from "../layers/types.js";
-import type { ServicePort } from "../model/types.js";
+import type { ContainerPort, ServicePort } from "../model/types.js";
 import { traceFlow, type FlowTarget, type Hop, type Observed } from "../path/index.js";
 import { isProtocol, type Protocol } from "../sets/index.js";
-import { asSource, asTarget, ReferenceError, resolveReference, splitPort, type Resolved } from "./reference.js";
+import { asSource, asTarget, ReferenceError, resolutionNote, resolveReference, splitPort } from "./reference.js";
 import type { Scenario } from "./scenario.js";
 
 export interface ReachRequest {
@@ -46,27 +46,33 @@ export function reach(scenario: Scenario, req: ReachRequest): ReachResult {
     throw new ReferenceError(`unknown protocol "${req.protocol}" (expected TCP, UDP or SCTP)`);
   }
   const protocolFlag = req.protocol?.toUpperCase() as Protocol | undefined;
-  const source = asSource(resolveReference(scenario, req.from), req.from);
+  const resolvedFrom = resolveReference(scenario, req.from);
+  const source = asSource(resolvedFrom, req.from);
   const resolvedTo = resolveReference(scenario, split.ref);
   const target = asTarget(resolvedTo, split.ref);
+  // How the references were read comes first: the rest of the answer depends on it.
+  const readAs = [resolutionNote(resolvedFrom), resolutionNote(resolvedTo)].filter((n): n is string => n !== undefined);
 
   let flowTarget: FlowTarget;
   let port: number;
   let protocol: Protocol;
   if (target.kind === "service") {
-    const sp = pickServicePort(target.service.ports, portText, protocolFlag, target.service.id);
+    const sp = pickServicePort(target.service.ports, portText, protocolFlag, target.service.id, readAs);
     flowTarget = { kind: "service", service: target.service, port: sp };
     port = sp.port;
     protocol = sp.protocol;
   } else {
-    ({ port, protocol } = pickPort(target, portText, protocolFlag, split.ref));
+    const declared = target.kind === "workload" ? target.workload.ports : [];
+    ({ port, protocol } = pickPort(declared, portText, protocolFlag, split.ref, readAs));
     flowTarget = target;
   }
 
   const paths = traceFlow(scenario, source, flowTarget, { port, protocol });
   const denied = paths.find((p) => p.verdict === "denied");
   const blocked = denied?.blocked ?? null;
-  const assumptions = [...new Set([...scenario.notes, ...paths.flatMap((p) => p.assumptions), ...profileAssumptions(scenario, paths.flatMap((p) => p.hops))])];
+  const assumptions = [
+    ...new Set([...readAs, ...scenario.notes, ...paths.flatMap((p) => p.assumptions), ...profileAssumptions(scenario, paths.flatMap((p) => p.hops))]),
+  ];
   return {
     verdict: denied ? "denied" : "allowed",
     from: req.from,
@@ -104,20 +110,37 @@ function profileAssumptions(scenario: Scenario, hops: Hop[]): string[] {
   return out;
 }
 
-function pickServicePort(ports: readonly ServicePort[], text: string | undefined, protocol: Protocol | undefined, id: string): ServicePort {
+/**
+ * The protocol of a numeric port given without --protocol, the same way for a
+ * Service and a workload: TCP (the contract's default), unless the destination
+ * declares that port only for another protocol, which is then used and stated.
+ */
+function defaultProtocol(declared: readonly Protocol[], port: number, what: string, assumptions: string[]): Protocol {
+  const protocols = [...new Set(declared)];
+  if (protocols.length === 0 || protocols.includes("TCP")) return "TCP";
+  if (protocols.length === 1) {
+    assumptions.push(`no --protocol given: ${what} has port ${port} only for ${protocols[0]}, so ${protocols[0]} is used (TCP otherwise)`);
+    return protocols[0]!;
+  }
+  throw new ReferenceError(`${what} has port ${port} for ${protocols.join(" and ")}, not TCP: give --protocol`);
+}
+
+function pickServicePort(ports: readonly ServicePort[], text: string | undefined, protocol: Protocol | undefined, id: string, assumptions: string[]): ServicePort {
   const list = ports.map((p) => `${p.port}${p.name ? ` (${p.name})` : ""}/${p.protocol}`).join(", ");
   if (text === undefined) {
     const candidates = ports.filter((p) => !protocol || p.protocol === protocol);
     if (candidates.length === 1) return candidates[0]!;
     throw new ReferenceError(candidates.length === 0 ? `Service ${id} has no ports` : `Service ${id} has ports ${list}: give one, e.g. svc:${id}:${candidates[0]!.port}`);
   }
-  const found = ports.find((p) => (/^\d+$/.test(text) ? p.port === Number(text) : p.name === text) && (!protocol || p.protocol === protocol));
+  const numeric = /^\d+$/.test(text);
+  const same = ports.filter((p) => (numeric ? p.port === Number(text) : p.name === text));
+  const chosen = protocol ?? (numeric && same.length > 0 ? defaultProtocol(same.map((p) => p.protocol), Number(text), `Service ${id}`, assumptions) : undefined);
+  const found = same.find((p) => !chosen || p.protocol === chosen);
   if (!found) throw new ReferenceError(`Service ${id} has no port ${text}${protocol ? `/${protocol}` : ""}; its ports: ${list || "none"}`);
   return found;
 }
 
-function pickPort(target: Exclude<Resolved, { kind: "service" } | { kind: "kubelet" }>, text: string | undefined, protocol: Protocol | undefined, ref: string): { port: number; protocol: Protocol } {
-  const declared = target.kind === "workload" ? target.workload.ports : [];
+function pickPort(declared: readonly ContainerPort[], text: string | undefined, protocol: Protocol | undefined, ref: string, assumptions: string[]): { port: number; protocol: Protocol } {
   if (text === undefined) {
     const candidates = declared.filter((p) => !protocol || p.protocol === protocol);
     if (candidates.length === 1) return { port: candidates[0]!.port, protocol: candidates[0]!.protocol };
@@ -127,7 +150,8 @@ function pickPort(target: Exclude<Resolved, { kind: "service" } | { kind: "kubel
   if (/^\d+$/.test(text)) {
     const port = Number(text);
     if (port < 1 || port > 65535) throw new ReferenceError(`port ${port} is out of range 1-65535`);
-    return { port, protocol: protocol ?? "TCP" };
+    const chosen = protocol ?? defaultProtocol(declared.filter((p) => p.port === port).map((p) => p.protocol), port, ref, assumptions);
+    return { port, protocol: chosen };
   }
   const named = declared.find((p) => p.name === text && (!protocol || p.protocol === protocol));
   if (!named) {

@@ -27,8 +27,15 @@ const KIND_PREFIXES: Record<string, WorkloadKind | "Service"> = {
 };
 
 export type Resolved =
-  | { kind: "workload"; workload: Workload }
+  /**
+   * `ip`: the reference was one pod's address (status.podIP), which the wire then
+   * carries. `note`: how the reference was read, when that is not obvious (a pod
+   * IP, a collapsed pod's name); reach prints it with its assumptions.
+   */
+  | { kind: "workload"; workload: Workload; ip?: string; note?: string }
   | { kind: "service"; service: Service }
+  /** A node's address (status.hostIP of a pod in the input): node traffic. */
+  | { kind: "node"; ip: string; note: string }
   | { kind: "external"; ip?: string; host?: string }
   | { kind: "kubelet" };
 
@@ -51,7 +58,7 @@ export function splitPort(ref: string): { ref: string; port: string | undefined 
  */
 export function resolveReference(scenario: Scenario, text: string): Resolved {
   if (text === "kubelet") return { kind: "kubelet" };
-  if (parseIP(text)) return { kind: "external", ip: text };
+  if (parseIP(text)) return resolveIP(scenario, text);
   const svcDns = /^([a-z0-9-]+)\.([a-z0-9-]+)\.svc(\.cluster\.local)?\.?$/.exec(text);
   if (svcDns) return { kind: "service", service: findService(scenario, svcDns[2]!, svcDns[1]!, text) };
 
@@ -84,9 +91,93 @@ export function resolveReference(scenario: Scenario, text: string): Resolved {
     const svc = scenario.cluster.services.find((s) => s.namespace === namespace && s.name === name);
     if (svc) return { kind: "service", service: svc };
   }
+  // A pod that the model collapsed into its controller is answered for as that controller.
+  if (!kind || kind === "Pod") {
+    const owners = collapsedPodOwners(scenario, namespace, name);
+    if (owners.length === 1) {
+      const w = owners[0]!;
+      return {
+        kind: "workload",
+        workload: w,
+        note: `pod ${namespace}/${name} is read as a pod of ${w.kind} ${w.id} (its name is that of a ${w.kind}'s pod; pods are collapsed into their controller, so the answer holds for every pod of ${w.id})`,
+      };
+    }
+    if (owners.length > 1) {
+      throw new ReferenceError(
+        `"${text}" names no workload, and as a pod name it could belong to ${owners.map((w) => `${w.kind} ${w.id}`).join(" or ")}: give the controller, e.g. ${prefixFor(owners[0]!.kind)}:${owners[0]!.id}`,
+      );
+    }
+  }
   const inNs = scenario.cluster.workloads.filter((w) => w.namespace === namespace).map((w) => w.name);
   const hint = inNs.length ? `; workloads in ${namespace}: ${inNs.slice(0, 8).join(", ")}${inNs.length > 8 ? ", …" : ""}` : scenario.cluster.namespaces.has(namespace) ? "" : `; there is no namespace ${namespace}`;
   throw new ReferenceError(`no ${kind ?? "workload"} ${namespace}/${name} in the input${hint}`);
+}
+
+/** Whether two strings are the same IP address (`::1` and `0:0::1` are). */
+function sameIP(a: string, b: string): boolean {
+  const x = parseIP(a);
+  const y = parseIP(b);
+  return !!x && !!y && x.family === y.family && x.value === y.value;
+}
+
+/**
+ * An address: a pod's IP resolves to its workload, a node's IP (status.hostIP, or
+ * the shared IP of hostNetwork pods) to node traffic; anything else is external.
+ */
+function resolveIP(scenario: Scenario, ip: string): Resolved {
+  const { workloads } = scenario.cluster;
+  const pods = workloads.filter((w) => !w.hostNetwork && w.ips.some((x) => sameIP(x, ip)));
+  if (pods.length > 1) {
+    throw new ReferenceError(`${ip} is the pod IP of ${pods.map((w) => `${w.kind} ${w.id}`).join(" and ")} in the input: give the workload as NAMESPACE/NAME`);
+  }
+  if (pods.length === 1) {
+    const w = pods[0]!;
+    return { kind: "workload", workload: w, ip, note: `${ip} is a pod IP of ${w.kind} ${w.id} (status.podIP in the input): read as that workload` };
+  }
+  const onNode = workloads.filter((w) => w.hostIPs.some((x) => sameIP(x, ip)) || (w.hostNetwork && w.ips.some((x) => sameIP(x, ip))));
+  if (onNode.length > 0) {
+    const ids = onNode.map((w) => w.id);
+    const shown = `${ids.slice(0, 3).join(", ")}${ids.length > 3 ? ` and ${ids.length - 3} more` : ""}`;
+    return { kind: "node", ip, note: `${ip} is a node address (status.hostIP of pods of ${shown}): read as node traffic, not as an address outside the cluster` };
+  }
+  return { kind: "external", ip };
+}
+
+/**
+ * The controller workloads whose pods may be named `name`, by the names
+ * Kubernetes gives them: `DEPLOY-HASH-XXXXX`, `RS-XXXXX`, `DS-XXXXX`,
+ * `JOB-XXXXX`, `CRONJOB-TIME-XXXXX`, `STS-ORDINAL`. A generated name keeps at
+ * most 58 characters of its base (maxGeneratedNameLength) before the 5 random ones.
+ */
+function collapsedPodOwners(scenario: Scenario, namespace: string, name: string): Workload[] {
+  const generated = (base: string): boolean => {
+    const prefix = base.slice(0, 58);
+    return name.length === prefix.length + 5 && name.startsWith(prefix) && /^[a-z0-9]{5}$/.test(name.slice(prefix.length));
+  };
+  // Two generations of names (ReplicaSet or Job, then pod) may be cut at 63 characters.
+  const truncated = (rest: string): boolean => name.length === 63 && /^[a-z0-9-]+$/.test(rest);
+  const byName = (w: Workload): boolean => {
+    if (w.kind === "Pod" || !name.startsWith(`${w.name}-`)) return false;
+    const rest = name.slice(w.name.length + 1);
+    switch (w.kind) {
+      case "Deployment":
+        // Its ReplicaSet is DEPLOY-HASH, and the pods are generated from that.
+        return /^[a-z0-9]{1,10}-[a-z0-9]{5}$/.test(rest) || truncated(rest);
+      case "CronJob":
+        // Its Job is CRONJOB-<scheduled time in minutes>, and the pods are generated from that.
+        return /^\d{8,}-[a-z0-9]{5}$/.test(rest) || truncated(rest);
+      case "StatefulSet":
+        return /^(0|[1-9]\d*)$/.test(rest);
+      default:
+        return generated(`${w.name}-`);
+    }
+  };
+  return scenario.cluster.workloads.filter(
+    (w) =>
+      w.namespace === namespace &&
+      // A workload named after its pods' owner (the controller is not in the input) keeps its first pod's manifest.
+      ((w.manifest.kind === "Pod" && w.manifest.name === name) || byName(w)),
+  );
 }
 
 function prefixFor(kind: WorkloadKind): string {
@@ -102,7 +193,9 @@ function findService(scenario: Scenario, namespace: string, name: string, text: 
 export function asSource(r: Resolved, text: string): FlowSource {
   switch (r.kind) {
     case "workload":
-      return r;
+      return { kind: "workload", workload: r.workload, ...(r.ip ? { ip: r.ip } : {}) };
+    case "node":
+      return { kind: "node", ip: r.ip };
     case "kubelet":
       return r;
     case "external":
@@ -114,6 +207,19 @@ export function asSource(r: Resolved, text: string): FlowSource {
 }
 
 export function asTarget(r: Resolved, text: string): Exclude<FlowTarget, { kind: "service" }> | { kind: "service"; service: Service } {
-  if (r.kind === "kubelet") throw new ReferenceError(`"${text}": kubelet can only be a source`);
-  return r;
+  switch (r.kind) {
+    case "kubelet":
+      throw new ReferenceError(`"${text}": kubelet can only be a source`);
+    case "workload":
+      return { kind: "workload", workload: r.workload, ...(r.ip ? { ip: r.ip } : {}) };
+    case "node":
+      return { kind: "node", ip: r.ip };
+    default:
+      return r;
+  }
+}
+
+/** How a reference was read, when the output should say so. */
+export function resolutionNote(r: Resolved): string | undefined {
+  return r.kind === "workload" || r.kind === "node" ? r.note : undefined;
 }

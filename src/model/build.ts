@@ -266,13 +266,19 @@ function readService(r: FieldReader): Service | undefined {
     if (port === undefined) return void r.error([...p, "port"], "a Service port needs port");
     const protocol = r.string([...p, "protocol"]) ?? "TCP";
     if (!isProtocol(protocol)) return void r.error([...p, "protocol"], `unknown protocol ${describe(protocol)} (expected TCP, UDP or SCTP)`);
+    if (port < 1 || port > 65535) return void r.error([...p, "port"], `port ${port} is out of range 1-65535`);
     const name = r.string([...p, "name"]);
     const nodePort = r.integer([...p, "nodePort"]);
+    // SetDefaults_Service: an absent, 0 or "" targetPort is the port itself.
+    const rawTarget = r.get([...p, "targetPort"]);
+    const defaulted = rawTarget === undefined || rawTarget === null || rawTarget === 0 || rawTarget === "";
+    // validateServicePort: a number in range or a valid port name ("8080" quoted is a name, and an invalid one).
+    const targetPort = defaulted ? port : r.portNumberOrName([...p, "targetPort"]);
+    if (targetPort === undefined) return;
     ports.push({
       port,
       protocol: protocol as Protocol,
-      // Kubernetes defaults targetPort to port.
-      targetPort: r.intOrString([...p, "targetPort"]) ?? port,
+      targetPort,
       ...(name ? { name } : {}),
       ...(nodePort !== undefined ? { nodePort } : {}),
     });
@@ -282,12 +288,15 @@ function readService(r: FieldReader): Service | undefined {
   if (clusterIP && clusterIP !== "None") clusterIPs.add(clusterIP);
   for (const ip of r.array(["spec", "clusterIPs"]) ?? []) if (typeof ip === "string" && ip !== "None") clusterIPs.add(ip);
   const etp = r.string(["spec", "externalTrafficPolicy"]);
+  const type = r.string(["spec", "type"]) ?? "ClusterIP";
+  // The API server rejects the whole Service when a field is invalid: it is reported and left out.
+  if (r.hasErrors) return undefined;
   return {
     id: `${namespace}/${m.name}`,
     namespace,
     name: m.name,
     selector,
-    type: r.string(["spec", "type"]) ?? "ClusterIP",
+    type,
     ports,
     clusterIPs: [...clusterIPs],
     externalTrafficPolicy: etp === "Local" ? "Local" : "Cluster",

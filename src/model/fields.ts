@@ -83,13 +83,33 @@ export class FieldReader {
     return v;
   }
 
-  /** An int-or-string such as a port (`8080` or `http`). */
+  /**
+   * An int-or-string such as a port (`8080` or `http`). As in the API server, a
+   * string stays a string even when it looks like a number: `"8080"` is a (bad)
+   * name, not 8080. Callers validate names with `portNameProblem`.
+   */
   intOrString(path: FieldPath): number | string | undefined {
     const v = this.get(path);
     if (v === undefined || v === null) return undefined;
     if (typeof v === "number" && Number.isInteger(v)) return v;
-    if (typeof v === "string") return /^\d+$/.test(v) ? Number(v) : v;
+    if (typeof v === "string") return v;
     return this.error(path, `expected a number or a name, got ${describe(v)}`);
+  }
+
+  /**
+   * A port given as int-or-string (NetworkPolicy `port`, Service `targetPort`):
+   * a number in 1-65535 or a valid port name; anything else is reported at `path`
+   * with the API server's reason, and undefined is returned.
+   */
+  portNumberOrName(path: FieldPath): number | string | undefined {
+    const port = this.intOrString(path);
+    if (port === undefined) return undefined;
+    if (typeof port === "number") {
+      if (port < 1 || port > 65535) return this.error(path, `port ${port} is out of range 1-65535`);
+      return port;
+    }
+    const problem = portNameProblem(port);
+    return problem ? this.error(path, problem) : port;
   }
 
   /** A string→string map such as labels; non-string values are reported and skipped. */
@@ -114,4 +134,25 @@ export function describe(v: unknown): string {
   if (typeof v === "object") return "a mapping";
   if (typeof v === "string") return `the string "${v.length > 40 ? `${v.slice(0, 40)}…` : v}"`;
   return `${typeof v} ${String(v)}`;
+}
+
+/**
+ * Why `name` is not a valid port name (IANA_SVC_NAME, as the API server's
+ * IsValidPortName checks it), or undefined when it is one: at most 15
+ * characters, lowercase letters, digits and '-', at least one letter, no '-'
+ * at either end and no "--".
+ */
+export function portNameProblem(name: string): string | undefined {
+  const shown = JSON.stringify(name);
+  if (/^\d+$/.test(name)) {
+    return `${shown} is a string, not a number: a quoted port is read as a port name, and a port name needs at least one letter (write the number without quotes)`;
+  }
+  const reasons: string[] = [];
+  if (name.length === 0 || name.length > 15) reasons.push("1 to 15 characters");
+  if (!/^[a-z0-9-]*$/.test(name)) reasons.push("only lowercase letters, digits and '-'");
+  if (!/[a-z]/.test(name)) reasons.push("at least one letter");
+  if (name.startsWith("-") || name.endsWith("-")) reasons.push("no '-' at the start or end");
+  if (name.includes("--")) reasons.push("no \"--\"");
+  if (reasons.length === 0) return undefined;
+  return `${shown} is neither a port number nor a valid port name (a port name has ${reasons.join(", ")})`;
 }

@@ -13,6 +13,45 @@ function plural(n: number, stem: string, one = "", many = "s"): string {
   return `${n} ${stem}${n === 1 ? one : many}`;
 }
 
+/** Columns are at least this far apart. */
+const GAP = "  ";
+/** A cell longer than this (but the first column's) wraps after a comma. */
+const WRAP_AT = 60;
+
+/** Splits `a, b, c` into lines of at most `max` characters at its commas; a longer item stays whole. */
+function wrapList(text: string, max: number): string[] {
+  if (text.length <= max) return [text];
+  const lines: string[] = [];
+  let cur = "";
+  for (const item of text.split(", ")) {
+    const next = cur ? `${cur}, ${item}` : item;
+    if (cur && next.length + 1 > max) {
+      lines.push(`${cur},`);
+      cur = `  ${item}`;
+    } else cur = next;
+  }
+  lines.push(cur);
+  return lines;
+}
+
+/**
+ * Rows laid out in columns as wide as their widest line, so long names never
+ * run into the next column; long lists wrap inside their column.
+ */
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
+  const cells = [header, ...rows].map((row) => row.map((c, j) => (j === 0 ? [c] : wrapList(c, WRAP_AT))));
+  const widths = header.map((_, j) => Math.max(...cells.map((row) => Math.max(...(row[j] ?? [""]).map((l) => l.length)))));
+  const out: string[] = [];
+  for (const row of cells) {
+    const height = Math.max(...row.map((c) => c.length));
+    for (let k = 0; k < height; k++) {
+      const parts = row.map((c, j) => (j === row.length - 1 ? (c[k] ?? "") : (c[k] ?? "").padEnd(widths[j]!)));
+      out.push(parts.join(GAP).trimEnd());
+    }
+  }
+  return out;
+}
+
 export function formatAnalyzeText(r: AnalyzeReport): string {
   const s = r.summary;
   const out: string[] = [];
@@ -24,9 +63,8 @@ export function formatAnalyzeText(r: AnalyzeReport): string {
   );
 
   out.push("", "Isolation");
-  const width = Math.max(8, ...r.isolation.map((i) => i.workload.length)) + 2;
-  out.push(`  ${"WORKLOAD".padEnd(width)}${"INGRESS".padEnd(44)}EGRESS`);
-  for (const i of r.isolation) out.push(`  ${i.workload.padEnd(width)}${names(i.ingress).padEnd(44)}${names(i.egress)}`);
+  const rows = r.isolation.map((i) => [i.workload, names(i.ingress), names(i.egress)]);
+  out.push(...table(["WORKLOAD", "INGRESS", "EGRESS"], rows).map((l) => `  ${l}`));
 
   out.push("", `Allowed connections (declared ports): ${s.connectedPairs} of ${s.pairs} ordered workload pairs`);
   const bySource = new Map<string, string[]>();

@@ -12,7 +12,8 @@ const ref = (p: PolicyRef): string =>
 
 function wire(h: Hop): string {
   const w = h.wire;
-  return `${w.protocol}/${w.port}${w.srcIP || w.dstIP ? ` ${w.srcIP ?? "?"} → ${w.dstIP ?? "?"}` : ""}`;
+  const dst = w.dstIP ?? w.dstHost ?? null;
+  return `${w.protocol}/${w.port}${w.srcIP || dst ? ` ${w.srcIP ?? "?"} → ${dst ?? "?"}` : ""}`;
 }
 
 /** `reach -o text`: the verdict, then one line per enforcement point. */
