@@ -210,12 +210,12 @@ function readPort(r: FieldReader, path: (string | number)[]): NetworkPolicyPort 
   if (!r.object(path)) return undefined;
   const protocol = r.string([...path, "protocol"]) ?? "TCP";
   if (!isProtocol(protocol)) return r.error([...path, "protocol"], `unsupported protocol ${describe(protocol)} (expected TCP, UDP or SCTP)`);
-  const port = r.intOrString([...path, "port"]);
+  // ValidateNetworkPolicyPort: a number in range, or a valid port name; a quoted
+  // number ("80") is a string to the API server, hence an invalid name.
+  const hasPort = r.get([...path, "port"]) !== undefined && r.get([...path, "port"]) !== null;
+  const port = r.portNumberOrName([...path, "port"]);
+  if (hasPort && port === undefined) return undefined;
   const endPort = r.integer([...path, "endPort"]);
-  if (typeof port === "number" && (port < 1 || port > 65535)) return r.error([...path, "port"], `port ${port} is out of range 1-65535`);
-  if (typeof port === "string" && (!/^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/.test(port) || !/[a-z]/.test(port) || port.includes("--"))) {
-    return r.error([...path, "port"], `"${port}" is neither a port number nor a valid port name (lowercase letters, digits, '-', at most 15)`);
-  }
   if (endPort !== undefined) {
     if (port === undefined) return r.error([...path, "endPort"], "endPort requires port");
     if (typeof port === "string") return r.error([...path, "endPort"], `endPort requires a numeric port, not the name "${port}"`);

@@ -805,15 +805,17 @@ spec:
     }
   });
 
-  // Fails against src: model/fields.ts FieldReader.intOrString() turns the string "80"
-  // into the number 80, so `port: "80"` is read as port 80. The API server keeps a
-  // quoted value as a string and IsValidPortName rejects it ("must contain at least
-  // one letter (a-z)"), so the policy cannot exist in a cluster.
-  it.fails('rejects a quoted number as a port (`port: "80"` is an invalid port name, not 80)', async () => {
+  // The API server keeps a quoted value as a string and IsValidPortName rejects it
+  // ("must contain at least one letter (a-z)"), so the policy cannot exist in a cluster.
+  it('rejects a quoted number as a port (`port: "80"` is an invalid port name, not 80)', async () => {
     const text = `${CLUSTER}---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: quoted-port, namespace: prod}\nspec:\n  podSelector: {}\n  ingress:\n  - ports:\n    - port: "80"\n`;
     const s = await scenarioFromYaml(text, { file: "quoted.yaml" });
     const errs = s.diagnostics.filter((d) => d.severity === "error");
     expect(errs.map((d) => d.location.field)).toEqual(["spec.ingress[0].ports[0].port"]);
+    expect(errs[0]!.format()).toMatch(new RegExp(`^quoted\\.yaml:${lineOf(text, 'port: "80"')}: error: spec\\.ingress\\[0\\]\\.ports\\[0\\]\\.port: "80" is a string, not a number`));
+    // Left out: nothing isolates prod/db for ingress.
+    expect(s.layers[0]!.policyCount).toBe(0);
+    expect(flow(s, "prod/client", "prod/db:5432").verdict).toBe("allowed");
   });
 
   it("accepts overlapping excepts (each is checked against cidr only, as ValidateIPBlock does)", async () => {
