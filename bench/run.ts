@@ -40,27 +40,31 @@ interface ScenarioResult {
   namespaces: number;
   workloads: number;
   policies: number;
-  classes: number;
-  groups: number;
+  /** Distinct sources and destinations (matrix classes). */
+  sourceClasses: number;
+  destinationClasses: number;
+  /** Source classes × destination groups read by the tally. */
+  classPairs: number;
   pairs: number;
   evaluatedTuples: number;
   allowedTuples: number;
   /** Ordered workload pairs that may open at least one connection. */
-  connectedPairs: number;
   externalAllowedCells: number;
   parseMs: number;
   modelMs: number;
+  /** Model + matrix once more in the same process (code already compiled). */
+  warmAnalysisMs: number;
+  /** Building the matrix: role keys, classes, tables set up. */
   matrixCtorMs: number;
-  computeAllMs: number;
-  countMs: number;
-  classifyMs: number;
+  /** Counting every allowed (pair, declared port) tuple through the tables. */
+  tallyMs: number;
   matrixMs: number;
   analysisMs: number;
   externalMs: number;
   /** 1-minute load average of the machine when the child started: other work skews times. */
   loadAverage: number;
   baselineRss: number;
-  /** V8 heap in use after buildScenario and after computeAll (garbage included). */
+  /** V8 heap in use after buildScenario and after the tally (garbage included). */
   heapAfterModel: number;
   heapAfterMatrix: number;
   sampledPeakRss: number;
@@ -72,11 +76,10 @@ function rss(): number {
 }
 
 async function childScenario(name: string, input: string): Promise<ScenarioResult> {
-  const [{ loadText }, { buildScenario }, { ConnectivityMatrix, externalUnion }, { countAllowedTuples }] = await Promise.all([
+  const [{ loadText }, { buildScenario }, { ConnectivityMatrix, externalUnion }] = await Promise.all([
     import("../src/load/index.js"),
     import("../src/analysis/scenario.js"),
     import("../src/analysis/matrix.js"),
-    import("./count.js"),
   ]);
   const loadAverage = loadavg()[0]!;
   const samples: number[] = [];
@@ -101,15 +104,17 @@ async function childScenario(name: string, input: string): Promise<ScenarioResul
   const matrix = new ConnectivityMatrix(scenario, { external: true });
   const matrixCtorMs = performance.now() - t;
   t = performance.now();
-  matrix.computeAll();
-  const computeAllMs = performance.now() - t;
+  const count = matrix.tally();
+  const tallyMs = performance.now() - t;
   samples.push(rss());
   const heapAfterMatrix = process.memoryUsage().heapUsed;
+  const matrixMs = matrixCtorMs + tallyMs;
+
+  // The same analysis again in the same process: without the one-time cost of
+  // compiling the code on first use (what a long-running `palisade serve` sees).
   t = performance.now();
-  const count = countAllowedTuples(scenario, matrix);
-  const countMs = performance.now() - t;
-  samples.push(rss());
-  const matrixMs = matrixCtorMs + computeAllMs + countMs;
+  new ConnectivityMatrix(buildScenario(load), { external: true }).tally();
+  const warmAnalysisMs = performance.now() - t;
 
   // The external peer (not part of the matrix time): one row and one column per workload.
   t = performance.now();
@@ -132,21 +137,20 @@ async function childScenario(name: string, input: string): Promise<ScenarioResul
     namespaces: scenario.cluster.namespaces.size,
     workloads: scenario.cluster.workloads.length,
     policies: scenario.layers.reduce((s, l) => s + l.policyCount, 0),
-    classes: matrix.classCount,
-    groups: count.groups,
+    sourceClasses: matrix.classCount.sources,
+    destinationClasses: matrix.classCount.destinations,
+    classPairs: count.classPairs,
     pairs: count.pairs,
     evaluatedTuples: count.evaluated,
     allowedTuples: count.allowed,
-    connectedPairs: count.pairs - count.emptyPairs,
     externalAllowedCells,
     parseMs,
     modelMs,
     matrixCtorMs,
-    computeAllMs,
-    countMs,
-    classifyMs: count.classifyMs,
+    tallyMs,
     matrixMs,
     analysisMs: modelMs + matrixMs,
+    warmAnalysisMs,
     externalMs,
     loadAverage,
     baselineRss,
@@ -339,7 +343,10 @@ function checks(results: ReadonlyMap<string, ScenarioResult>): Check[] {
   const out: Check[] = [];
   const S = results.get("S");
   const L = results.get("L");
-  if (S) out.push({ name: "S analysis (model + matrix) < 100 ms", value: `${ms(S.analysisMs)} ms`, pass: S.analysisMs < 100 });
+  if (S) {
+    out.push({ name: "S analysis (model + matrix) < 100 ms", value: `${ms(S.analysisMs)} ms`, pass: S.analysisMs < 100 });
+    out.push({ name: "S analysis, code compiled (warm) < 100 ms", value: `${ms(S.warmAnalysisMs)} ms`, pass: S.warmAnalysisMs < 100 });
+  }
   if (L) {
     out.push({ name: "L analysis (model + matrix) < 5 s", value: `${ms(L.analysisMs)} ms`, pass: L.analysisMs < 5000 });
     const e2e = L.parseMs + L.analysisMs;
@@ -354,7 +361,7 @@ async function verify(): Promise<void> {
   const { loadText } = await import("../src/load/index.js");
   const { buildScenario } = await import("../src/analysis/scenario.js");
   const { ConnectivityMatrix } = await import("../src/analysis/matrix.js");
-  const { countAllowedTuples, countAllowedTuplesBruteForce } = await import("./count.js");
+  const { countAllowedTuplesBruteForce } = await import("./count.js");
   const cases: GenerateOptions[] = [
     { namespaces: 12, workloadsPerNs: 6, podsPerWorkload: 1, policiesPerNs: 4, labelVariety: 4, seed: 3 },
     { namespaces: 10, workloadsPerNs: 5, podsPerWorkload: 2, policiesPerNs: 6, labelVariety: 20, seed: 5, emitPods: true },
@@ -365,15 +372,13 @@ async function verify(): Promise<void> {
     const { yaml } = generateCluster(c);
     const scenario = buildScenario(await loadText(yaml, "verify.yaml"));
     const matrix = new ConnectivityMatrix(scenario, { external: true });
-    matrix.computeAll();
-    const fast = countAllowedTuples(scenario, matrix);
+    const fast = matrix.tally();
     const slow = countAllowedTuplesBruteForce(matrix);
-    const ok = fast.allowed === slow.allowed && fast.evaluated === slow.evaluated && fast.emptyPairs === slow.emptyPairs && fast.allPairs === slow.allPairs;
+    const ok = fast.allowed === slow.allowed && fast.evaluated === slow.evaluated;
     if (!ok) failed++;
     process.stdout.write(
-      `verify ${JSON.stringify(c)}: ${matrix.workloads.length} workloads, ${matrix.classCount} classes, ` +
-        `allowed ${fast.allowed}/${fast.evaluated}, empty/all pairs ${fast.emptyPairs}/${fast.allPairs} ` +
-        `(brute force: ${slow.allowed}/${slow.evaluated}, ${slow.emptyPairs}/${slow.allPairs}) ${ok ? "OK" : "MISMATCH"}\n`,
+      `verify ${JSON.stringify(c)}: ${matrix.workloads.length} workloads, ${matrix.classCount.sources}/${matrix.classCount.destinations} classes, ` +
+        `allowed ${fast.allowed}/${fast.evaluated} (brute force: ${slow.allowed}/${slow.evaluated}) ${ok ? "OK" : "MISMATCH"}\n`,
     );
   }
   // Bare Pods without owners, whose self pairs are always allowed.
@@ -387,10 +392,9 @@ async function verify(): Promise<void> {
   ].join("---\n");
   const scenario = buildScenario(await loadText(barePods, "bare-pods.yaml"));
   const matrix = new ConnectivityMatrix(scenario, { external: true });
-  const fast = countAllowedTuples(scenario, matrix);
+  const fast = matrix.tally();
   const slow = countAllowedTuplesBruteForce(matrix);
-  const ok =
-    fast.allowed === slow.allowed && fast.evaluated === slow.evaluated && fast.allowed === 6 && fast.emptyPairs === slow.emptyPairs && fast.allPairs === slow.allPairs;
+  const ok = fast.allowed === slow.allowed && fast.evaluated === slow.evaluated && fast.allowed === 6;
   if (!ok) failed++;
   process.stdout.write(`verify bare pods: allowed ${fast.allowed}/${fast.evaluated} (connections(): ${slow.allowed}/${slow.evaluated}) ${ok ? "OK" : "MISMATCH"}\n`);
   if (failed > 0) throw new Error(`${failed} verification case(s) failed`);
@@ -455,7 +459,7 @@ async function parent(args: Args): Promise<void> {
   );
   out.push(
     table(
-      ["scenario", "workloads", "policies", "input KB", "parse ms", "model ms", "classes", "matrix ms", "analysis ms", "allowed / evaluated tuples", "peak RSS MB (sampled)", "maxRSS MB"],
+      ["scenario", "workloads", "policies", "input KB", "parse ms", "model ms", "src / dst classes", "matrix ms", "analysis ms", "warm analysis ms", "allowed / evaluated tuples", "peak RSS MB (sampled)", "maxRSS MB"],
       rs.map((r) => [
         r.scenario,
         int(r.workloads),
@@ -463,9 +467,10 @@ async function parent(args: Args): Promise<void> {
         kb(r.inputBytes),
         ms(r.parseMs),
         ms(r.modelMs),
-        int(r.classes),
+        `${int(r.sourceClasses)} / ${int(r.destinationClasses)}`,
         ms(r.matrixMs),
         ms(r.analysisMs),
+        ms(r.warmAnalysisMs),
         `${int(r.allowedTuples)} / ${int(r.evaluatedTuples)}`,
         mb(r.sampledPeakRss),
         mb(r.maxRss),
@@ -475,16 +480,12 @@ async function parent(args: Args): Promise<void> {
   out.push("\nMatrix breakdown (ms) and other facts:\n");
   out.push(
     table(
-      ["scenario", "classes (ctor)", "computeAll", "class pairs", "count", "of which classify", "dst groups", "connected pairs", "external row+col", "manifests", "errors", "warnings", "baseline RSS MB", "heap MB after model / matrix", "load avg"],
+      ["scenario", "matrix ctor", "tally", "class pairs read", "external row+col", "manifests", "errors", "warnings", "baseline RSS MB", "heap MB after model / matrix", "load avg"],
       rs.map((r) => [
         r.scenario,
         ms(r.matrixCtorMs),
-        ms(r.computeAllMs),
-        int(r.classes * r.classes),
-        ms(r.countMs),
-        ms(r.classifyMs),
-        int(r.groups),
-        `${int(r.connectedPairs)} (${((100 * r.connectedPairs) / Math.max(1, r.workloads * r.workloads)).toFixed(2)}%)`,
+        ms(r.tallyMs),
+        int(r.classPairs),
         ms(r.externalMs),
         int(r.manifests),
         int(r.errors),

@@ -32,7 +32,7 @@ export interface AnalyzeReport {
     services: number;
     policies: Record<string, number>;
     cni: string;
-    classes: number;
+    classes: { sources: number; destinations: number };
     pairs: number;
     connectedPairs: number;
   };

@@ -1,7 +1,7 @@
-import type { ExternalAllowance } from "../layers/types.js";
+import type { CniLayer, Direction, ExternalAllowance } from "../layers/types.js";
 import type { Workload } from "../model/types.js";
-import { isSelfTraffic, pairConns } from "../path/index.js";
-import { ConnSet, IPSet, type Protocol } from "../sets/index.js";
+import { isSelfTraffic } from "../path/index.js";
+import { ConnSet, IPSet, PROTOCOLS, type Protocol } from "../sets/index.js";
 import type { Scenario } from "./scenario.js";
 
 export interface MatrixOptions {
@@ -24,16 +24,146 @@ export interface MatrixConnection {
 
 export const EXTERNAL = "external";
 
+/** Totals over every ordered workload pair (self pairs included) on the evaluated ports. */
+export interface MatrixTally {
+  pairs: number;
+  /** Evaluated (pair, destination port) tuples. */
+  evaluated: number;
+  /** Allowed ones among them. */
+  allowed: number;
+  /** Source classes × destination groups (class and evaluated ports) read from the tables. */
+  classPairs: number;
+}
+
 /**
- * Connectivity between every ordered pair of workloads. Workloads that no layer
- * can tell apart form one class; the class matrix is computed once and read per
- * workload pair, so the cost grows with the number of classes, not of pods.
+ * Distinct ConnSets get small integer ids, so tables hold integers and the
+ * intersections of two cells are computed once per pair of distinct values.
+ */
+class ConnInterner {
+  readonly sets: ConnSet[] = [];
+  private readonly ids = new Map<string, number>();
+  private readonly intersections = new Map<number, number>();
+  static readonly NONE = 0;
+  static readonly ALL = 1;
+
+  constructor() {
+    this.sets.push(ConnSet.none(), ConnSet.all());
+    this.ids.set(ConnSet.none().key(), ConnInterner.NONE);
+    this.ids.set(ConnSet.all().key(), ConnInterner.ALL);
+  }
+
+  id(c: ConnSet): number {
+    if (c === ConnSet.all()) return ConnInterner.ALL;
+    if (c === ConnSet.none()) return ConnInterner.NONE;
+    const k = c.key();
+    let id = this.ids.get(k);
+    if (id === undefined) {
+      id = this.sets.length;
+      this.ids.set(k, id);
+      this.sets.push(c);
+    }
+    return id;
+  }
+
+  intersect(a: number, b: number): number {
+    if (a === b || b === ConnInterner.ALL || a === ConnInterner.NONE) return a;
+    if (a === ConnInterner.ALL || b === ConnInterner.NONE) return b;
+    const k = a < b ? a * 0x200000 + b : b * 0x200000 + a;
+    let id = this.intersections.get(k);
+    if (id === undefined) {
+      id = this.id(this.sets[a]!.intersect(this.sets[b]!));
+      this.intersections.set(k, id);
+    }
+    return id;
+  }
+}
+
+/**
+ * One layer in one direction: which endpoint key and which peer key every
+ * workload has, and the allowances of each (endpoint key, peer key) pair,
+ * filled on first use.
+ */
+class DirectionTable {
+  readonly endpointOf: Int32Array;
+  readonly peerOf: Int32Array;
+  private readonly endpointReps: number[] = [];
+  private readonly peerReps: number[] = [];
+  private readonly isolating: boolean[] = [];
+  private cells!: Int32Array;
+
+  constructor(
+    private readonly layer: CniLayer,
+    private readonly direction: Direction,
+    private readonly workloads: readonly Workload[],
+    endpointKeys: readonly string[],
+    peerKeys: readonly string[],
+    private readonly interner: ConnInterner,
+  ) {
+    this.endpointOf = intern(endpointKeys, this.endpointReps);
+    this.peerOf = intern(peerKeys, this.peerReps);
+    for (const rep of this.endpointReps) this.isolating.push(layer.isolates(workloads[rep]!, direction));
+    this.cells = new Int32Array(this.endpointReps.length * this.peerReps.length).fill(-1);
+  }
+
+  get endpointCount(): number {
+    return this.endpointReps.length;
+  }
+
+  get peerCount(): number {
+    return this.peerReps.length;
+  }
+
+  /** Interned allowances of endpoint key `e` with peer key `p`. */
+  cell(e: number, p: number): number {
+    if (!this.isolating[e]) return ConnInterner.ALL;
+    const idx = e * this.peerReps.length + p;
+    let c = this.cells[idx]!;
+    if (c < 0) {
+      const peer = this.workloads[this.peerReps[p]!]!;
+      c = this.interner.id(this.layer.allowedConns(this.workloads[this.endpointReps[e]!]!, this.direction, { kind: "workload", workload: peer }));
+      this.cells[idx] = c;
+    }
+    return c;
+  }
+}
+
+/** Small integer ids for equal keys; `reps` receives the first index of each. */
+function intern(keys: readonly string[], reps: number[]): Int32Array {
+  const out = new Int32Array(keys.length);
+  const ids = new Map<string, number>();
+  keys.forEach((k, i) => {
+    let id = ids.get(k);
+    if (id === undefined) {
+      id = reps.length;
+      ids.set(k, id);
+      reps.push(i);
+    }
+    out[i] = id;
+  });
+  return out;
+}
+
+/**
+ * Connectivity between every ordered pair of workloads.
+ *
+ * What a source may open to a destination is, per layer, the intersection of
+ * the source's egress allowances towards the destination and the destination's
+ * ingress allowances from the source. Each half depends on two small keys (the
+ * layer's `roleKeys`): the endpoint's key and the peer's key in that direction.
+ * The matrix keeps one table per layer and direction, indexed by those keys, and
+ * reads a cell as the intersection of table entries, so its cost grows with the
+ * number of distinct keys, not with the number of workloads or pods.
  */
 export class ConnectivityMatrix {
   readonly workloads: readonly Workload[];
-  private readonly classOf: Int32Array;
-  private readonly representatives: Workload[] = [];
-  private readonly classConns: (ConnSet | undefined)[];
+  private readonly interner = new ConnInterner();
+  private readonly egress: DirectionTable[] = [];
+  private readonly ingress: DirectionTable[] = [];
+  /** Workloads with equal source (destination) class are interchangeable as sources (destinations). */
+  readonly sourceClassOf: Int32Array;
+  readonly destinationClassOf: Int32Array;
+  private readonly sourceReps: number[] = [];
+  private readonly destinationReps: number[] = [];
   private readonly external: boolean;
 
   constructor(
@@ -42,37 +172,44 @@ export class ConnectivityMatrix {
   ) {
     this.workloads = scenario.cluster.workloads;
     this.external = options.external ?? true;
-    this.classOf = new Int32Array(this.workloads.length);
-    const classIds = new Map<string, number>();
-    this.workloads.forEach((w, i) => {
-      const key = scenario.layers.map((l) => l.fingerprint(w)).join("#");
-      let id = classIds.get(key);
-      if (id === undefined) {
-        id = this.representatives.length;
-        classIds.set(key, id);
-        this.representatives.push(w);
-      }
-      this.classOf[i] = id;
+    const ws = this.workloads;
+    for (const layer of scenario.layers) {
+      const keys = ws.map((w) => layer.roleKeys(w));
+      this.egress.push(
+        new DirectionTable(layer, "egress", ws, keys.map((k) => k.egressEndpoint), keys.map((k) => k.egressPeer), this.interner),
+      );
+      this.ingress.push(
+        new DirectionTable(layer, "ingress", ws, keys.map((k) => k.ingressEndpoint), keys.map((k) => k.ingressPeer), this.interner),
+      );
+    }
+    const L = scenario.layers.length;
+    const sourceKeys = ws.map((_, i) => {
+      let k = "";
+      for (let l = 0; l < L; l++) k += `${this.egress[l]!.endpointOf[i]}.${this.ingress[l]!.peerOf[i]}.`;
+      return k;
     });
-    this.classConns = new Array<ConnSet | undefined>(this.representatives.length ** 2);
+    const destinationKeys = ws.map((_, i) => {
+      let k = "";
+      for (let l = 0; l < L; l++) k += `${this.ingress[l]!.endpointOf[i]}.${this.egress[l]!.peerOf[i]}.`;
+      return k;
+    });
+    this.sourceClassOf = intern(sourceKeys, this.sourceReps);
+    this.destinationClassOf = intern(destinationKeys, this.destinationReps);
   }
 
-  get classCount(): number {
-    return this.representatives.length;
+  /** Distinct sources and destinations the matrix actually evaluates. */
+  get classCount(): { sources: number; destinations: number } {
+    return { sources: this.sourceReps.length, destinations: this.destinationReps.length };
   }
 
-  /** Computes every class pair now (benchmarks and full outputs call this). */
-  computeAll(): void {
-    const k = this.representatives.length;
-    for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) this.classPair(i, j);
-  }
-
-  private classPair(i: number, j: number): ConnSet {
-    const idx = i * this.representatives.length + j;
-    let c = this.classConns[idx];
-    if (!c) {
-      c = pairConns(this.scenario.layers, this.representatives[i]!, this.representatives[j]!);
-      this.classConns[idx] = c;
+  /** Interned allowances from workload `src` to workload `dst`, ignoring self traffic. */
+  private cellId(src: number, dst: number): number {
+    let c = ConnInterner.ALL;
+    for (let l = 0; l < this.egress.length && c !== ConnInterner.NONE; l++) {
+      const eg = this.egress[l]!;
+      const ing = this.ingress[l]!;
+      c = this.interner.intersect(c, eg.cell(eg.endpointOf[src]!, eg.peerOf[dst]!));
+      c = this.interner.intersect(c, ing.cell(ing.endpointOf[dst]!, ing.peerOf[src]!));
     }
     return c;
   }
@@ -82,7 +219,176 @@ export class ConnectivityMatrix {
     const s = this.workloads[src]!;
     const d = this.workloads[dst]!;
     if (isSelfTraffic(s, d)) return ConnSet.all();
-    return this.classPair(this.classOf[src]!, this.classOf[dst]!);
+    return this.interner.sets[this.cellId(src, dst)]!;
+  }
+
+  /**
+   * How many (pair, evaluated port) tuples are allowed, over every ordered pair,
+   * without visiting pairs: sources are taken by class, destinations by class and
+   * evaluated ports, and a cell's evaluated ports are a bitmask when they are few.
+   */
+  tally(): MatrixTally {
+    const ws = this.workloads;
+    const n = ws.length;
+    const L = this.egress.length;
+
+    // Destination groups: same destination class and same evaluated ports.
+    const portsetIds = new Map<string, number>();
+    const portsets: [Protocol, number][][] = [];
+    const groups: { rep: number; portset: number; size: number }[] = [];
+    const groupIds = new Map<number, number>();
+    let evaluated = 0;
+    for (let j = 0; j < n; j++) {
+      const e = this.evaluatedFor(ws[j]!);
+      const k = e.key();
+      let ps = portsetIds.get(k);
+      if (ps === undefined) {
+        ps = portsets.length;
+        portsetIds.set(k, ps);
+        portsets.push(listPorts(e));
+      }
+      evaluated += portsets[ps]!.length;
+      const gk = this.destinationClassOf[j]! * 0x100000 + ps;
+      const g = groupIds.get(gk);
+      if (g === undefined) {
+        groupIds.set(gk, groups.length);
+        groups.push({ rep: j, portset: ps, size: 1 });
+      } else groups[g]!.size++;
+    }
+
+    // Sources by class, with their table keys per layer.
+    const S = this.sourceReps.length;
+    const mult = new Float64Array(S);
+    for (let i = 0; i < n; i++) mult[this.sourceClassOf[i]!]! += 1;
+    const srcEgress = this.egress.map((t) => Int32Array.from(this.sourceReps, (i) => t.endpointOf[i]!));
+    const srcIngress = this.ingress.map((t) => Int32Array.from(this.sourceReps, (i) => t.peerOf[i]!));
+
+    // Which evaluated ports of a port set a ConnSet allows, as a bitmask (port sets of at most 32 ports).
+    // maskByConn[connId][ps]; -2 until computed (no mask is -2 but "all 31 low bits but one").
+    const maskByConn: Int32Array[] = [];
+    const UNSET = -2;
+    const maskOf = (connId: number, ps: number): number => {
+      let row = maskByConn[connId];
+      if (!row) {
+        row = new Int32Array(portsets.length).fill(UNSET);
+        maskByConn[connId] = row;
+      }
+      let m = row[ps]!;
+      if (m === UNSET) {
+        m = 0;
+        const c = this.interner.sets[connId]!;
+        const ports = portsets[ps]!;
+        for (let b = 0; b < ports.length; b++) if (c.contains(ports[b]![0], ports[b]![1])) m |= 1 << b;
+        row[ps] = m;
+      }
+      return m;
+    };
+    const countIn = (connId: number, ps: number): number => {
+      const c = this.interner.sets[connId]!;
+      let k = 0;
+      for (const [proto, port] of portsets[ps]!) if (c.contains(proto, port)) k++;
+      return k;
+    };
+
+    // Σ over sources of |allowed ∩ evaluated| for one destination. Most destinations are
+    // open in one direction (every mask equal): then the other direction's key counts suffice.
+    const egressKeyCount = this.egress.map((t) => countKeys(t.endpointOf, t.endpointCount));
+    const ingressKeyCount = this.ingress.map((t) => countKeys(t.peerOf, t.peerCount));
+    const byEgress = L > 0 ? bucket(srcEgress[0]!, this.egress[0]!.endpointCount) : undefined;
+    const byIngress = L > 0 ? bucket(srcIngress[0]!, this.ingress[0]!.peerCount) : undefined;
+    const sumOverSources = (eMasks: Int32Array[], iMasks: Int32Array[], portCount: number): number => {
+      // No layer: everything is allowed.
+      if (!byEgress || !byIngress) return n * portCount;
+      if (L === 1) {
+        const em = eMasks[0]!;
+        const im = iMasks[0]!;
+        if (isUniform(em)) return weightedPopcount(im, em[0]!, ingressKeyCount[0]!);
+        if (isUniform(im)) return weightedPopcount(em, im[0]!, egressKeyCount[0]!);
+      }
+      // Only sources whose first-layer masks are non-zero can add anything: visit those,
+      // through whichever first-layer key leaves fewer of them.
+      const em = eMasks[0]!;
+      const im = iMasks[0]!;
+      let viaEgress = 0;
+      for (let e = 0; e < em.length; e++) if (em[e] !== 0) viaEgress += byEgress.start[e + 1]! - byEgress.start[e]!;
+      let viaIngress = 0;
+      for (let q = 0; q < im.length; q++) if (im[q] !== 0) viaIngress += byIngress.start[q + 1]! - byIngress.start[q]!;
+      const [buckets, masks] = viaEgress <= viaIngress ? [byEgress, em] : [byIngress, im];
+      let sum = 0;
+      for (let k = 0; k < masks.length; k++) {
+        if (masks[k] === 0) continue;
+        for (let x = buckets.start[k]!; x < buckets.start[k + 1]!; x++) {
+          const s = buckets.sources[x]!;
+          let m = -1;
+          for (let l = 0; l < L; l++) m &= eMasks[l]![srcEgress[l]![s]!]! & iMasks[l]![srcIngress[l]![s]!]!;
+          if (m !== 0) sum += mult[s]! * popcount(m);
+        }
+      }
+      return sum;
+    };
+
+    // Table rows as connection ids: egress by the destination's peer key, ingress by its endpoint key.
+    const egressRows = this.egress.map(() => new Map<number, Int32Array>());
+    const ingressRows = this.ingress.map(() => new Map<number, Int32Array>());
+    // Mask rows depend on (peer key, port set) for egress and (endpoint key, port set) for ingress.
+    const egressMasks = this.egress.map(() => new Map<number, Int32Array>());
+    const ingressMasks = this.ingress.map(() => new Map<number, Int32Array>());
+    const toMasks = (ids: Int32Array, ps: number): Int32Array => {
+      const out = new Int32Array(ids.length);
+      let lastId = -1;
+      let lastMask = 0;
+      for (let x = 0; x < ids.length; x++) {
+        const id = ids[x]!;
+        // Rows are long runs of one value (mostly all or none).
+        if (id !== lastId) {
+          lastId = id;
+          lastMask = maskOf(id, ps);
+        }
+        out[x] = lastMask;
+      }
+      return out;
+    };
+
+    let allowed = 0;
+    for (const g of groups) {
+      const ports = portsets[g.portset]!;
+      if (ports.length === 0) continue;
+      const dst = g.rep;
+      if (ports.length <= 32) {
+        // Per layer: the mask of every egress endpoint key towards this destination, and of this
+        // destination's ingress towards every peer key.
+        const eMasks: Int32Array[] = [];
+        const iMasks: Int32Array[] = [];
+        for (let l = 0; l < L; l++) {
+          const eg = this.egress[l]!;
+          const ing = this.ingress[l]!;
+          const p = eg.peerOf[dst]!;
+          const e = ing.endpointOf[dst]!;
+          eMasks.push(
+            memo(egressMasks[l]!, p * portsets.length + g.portset, () =>
+              toMasks(memo(egressRows[l]!, p, () => Int32Array.from({ length: eg.endpointCount }, (_, x) => eg.cell(x, p))), g.portset),
+            ),
+          );
+          iMasks.push(
+            memo(ingressMasks[l]!, e * portsets.length + g.portset, () =>
+              toMasks(memo(ingressRows[l]!, e, () => Int32Array.from({ length: ing.peerCount }, (_, q) => ing.cell(e, q))), g.portset),
+            ),
+          );
+        }
+        allowed += g.size * sumOverSources(eMasks, iMasks, ports.length);
+      } else {
+        for (let s = 0; s < S; s++) allowed += mult[s]! * g.size * countIn(this.cellId(this.sourceReps[s]!, dst), g.portset);
+      }
+    }
+    // Bare Pods reaching themselves: every evaluated port is allowed, whatever the tables say.
+    for (let i = 0; i < n; i++) {
+      const w = ws[i]!;
+      if (!isSelfTraffic(w, w)) continue;
+      const ports = listPorts(this.evaluatedFor(w));
+      const c = this.interner.sets[this.cellId(i, i)]!;
+      allowed += ports.filter(([proto, port]) => !c.contains(proto, port)).length;
+    }
+    return { pairs: n * n, evaluated: n * evaluated, allowed, classPairs: S * groups.length };
   }
 
   /** What the outside world may open to `dst`, by address range. */
@@ -139,6 +445,62 @@ export class ConnectivityMatrix {
     }
     if (toExternal) yield { from, to: EXTERNAL, port: null, protocol: null, allowed: !allowed.isEmpty() };
   }
+}
+
+function listPorts(c: ConnSet): [Protocol, number][] {
+  const out: [Protocol, number][] = [];
+  for (const proto of PROTOCOLS) for (const [lo, hi] of c.portsOf(proto).intervals()) for (let p = lo; p <= hi; p++) out.push([proto, p]);
+  return out;
+}
+
+function memo<V>(map: Map<number, V>, key: number, make: () => V): V {
+  let v = map.get(key);
+  if (v === undefined) {
+    v = make();
+    map.set(key, v);
+  }
+  return v;
+}
+
+/** Indexes grouped by key, in compressed form: `sources[start[k]..start[k+1])` have key `k`. */
+function bucket(keyOf: Int32Array, keys: number): { start: Int32Array; sources: Int32Array } {
+  const start = new Int32Array(keys + 1);
+  for (const k of keyOf) start[k + 1]! += 1;
+  for (let k = 0; k < keys; k++) start[k + 1]! += start[k]!;
+  const fill = start.slice(0, keys);
+  const sources = new Int32Array(keyOf.length);
+  keyOf.forEach((k, s) => {
+    sources[fill[k]!++] = s;
+  });
+  return { start, sources };
+}
+
+/** How many workloads have each key. */
+function countKeys(keyOf: Int32Array, keys: number): Float64Array {
+  const out = new Float64Array(keys);
+  for (const k of keyOf) out[k]! += 1;
+  return out;
+}
+
+function isUniform(a: Int32Array): boolean {
+  for (let i = 1; i < a.length; i++) if (a[i] !== a[0]) return false;
+  return true;
+}
+
+/** Σ_k count[k] · popcount(masks[k] & other). */
+function weightedPopcount(masks: Int32Array, other: number, count: Float64Array): number {
+  let sum = 0;
+  for (let k = 0; k < masks.length; k++) {
+    const m = masks[k]! & other;
+    if (m !== 0) sum += count[k]! * popcount(m);
+  }
+  return sum;
+}
+
+function popcount(m: number): number {
+  m -= (m >>> 1) & 0x55555555;
+  m = (m & 0x33333333) + ((m >>> 2) & 0x33333333);
+  return (((m + (m >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
 }
 
 function* tuples(from: string, to: string, evaluated: ConnSet, allowed: ConnSet): Iterable<MatrixConnection> {

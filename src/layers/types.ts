@@ -74,8 +74,20 @@ export interface CniLayer {
   /** What the endpoint admits with addresses outside the cluster, by address range. */
   externalAllowances(endpoint: Workload, direction: Direction): ExternalAllowance[];
   /**
-   * A string equal for two workloads iff this layer cannot tell them apart, as
-   * endpoint or as peer. Matrices evaluate one representative per class.
+   * What distinguishes a workload in each of its four roles. Two workloads with
+   * equal `egressEndpoint` keys get the same answers from `allowedConns(·, "egress", peer)`
+   * for every peer; equal `egressPeer` keys make two destinations indistinguishable
+   * to every egress endpoint; likewise for ingress. Matrices evaluate one
+   * representative per key and combine the two directions per pair.
    */
-  fingerprint(workload: Workload): string;
+  roleKeys(workload: Workload): RoleKeys;
+}
+
+export interface RoleKeys {
+  egressEndpoint: string;
+  ingressEndpoint: string;
+  /** As the destination of someone's egress. */
+  egressPeer: string;
+  /** As the source of someone's ingress. */
+  ingressPeer: string;
 }

@@ -15,8 +15,15 @@ export interface ClusterProfile {
    * Cilium never matches pods with CIDR rules.
    */
   ipBlockMatchesPods: boolean;
+  /**
+   * Whether an `ipBlock` matches traffic from or to a node address (node-originated
+   * traffic, host-network pods). The reference semantics say yes; Cilium gives
+   * nodes the `host`/`remote-node` identities, which CIDR rules never select
+   * (semantics.md §1.4 r20, §3.5).
+   */
+  ipBlockMatchesNodes: boolean;
 }
 
 export function defaultProfile(cni: CniName = "generic", cniSource: ClusterProfile["cniSource"] = "default"): ClusterProfile {
-  return { cni, cniSource, ipBlockMatchesPods: cni === "generic" };
+  return { cni, cniSource, ipBlockMatchesPods: cni === "generic", ipBlockMatchesNodes: cni === "generic" };
 }

@@ -1,15 +1,17 @@
 import type { ClusterProfile } from "../../model/profile.js";
 import type { Cluster, Workload } from "../../model/types.js";
 import { ConnSet, IPSet } from "../../sets/index.js";
-import type { CniLayer, Decision, Direction, ExternalAllowance, Peer, PolicyRef, WireConn } from "../types.js";
+import type { CniLayer, Decision, Direction, ExternalAllowance, Peer, PolicyRef, RoleKeys, WireConn } from "../types.js";
 import type { NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicyRule } from "./scan.js";
 
 /** What the layer precomputes for each workload: selection and peer membership. */
 interface WorkloadFacts {
   /** Policies that isolate it, per direction (indexes into `policies`). */
   selectedBy: Record<Direction, number[]>;
-  /** Ids of the pod peers (see `peerIds`) that match it. */
+  /** Ids of the peer groups (see `peerIds`) that match it. */
   memberOf: Set<number>;
+  /** The same ids, ascending, split by the direction of the rule the peer is in. */
+  memberIn: Record<Direction, number[]>;
 }
 
 /**
@@ -20,9 +22,14 @@ interface WorkloadFacts {
 export class NetworkPolicyLayer implements CniLayer {
   readonly id = "networkpolicy" as const;
   private readonly facts = new Map<Workload, WorkloadFacts>();
+  /** The group of every peer of every rule: equal peers share one. */
   private readonly peerIds = new Map<NetworkPolicyPeer, number>();
-  /** Port names any policy uses: only these distinguish workloads. */
-  private readonly portNames = new Set<string>();
+  /** Port names used by the rules of each direction: only these distinguish destinations. */
+  private readonly portNames: Record<Direction, Set<string>> = { ingress: new Set(), egress: new Set() };
+  /** Whether any workload runs in the host network (then node identity matters, §1.6 r27). */
+  private readonly anyHostNetwork: boolean;
+  /** Workloads whose addresses the input gives: the only ones an ipBlock can match. */
+  private readonly addressed: readonly Workload[];
 
   constructor(
     readonly policies: readonly NetworkPolicy[],
@@ -34,33 +41,74 @@ export class NetworkPolicyLayer implements CniLayer {
       const list = byNamespace.get(w.namespace) ?? [];
       list.push(w);
       byNamespace.set(w.namespace, list);
-      this.facts.set(w, { selectedBy: { ingress: [], egress: [] }, memberOf: new Set() });
+      this.facts.set(w, { selectedBy: { ingress: [], egress: [] }, memberOf: new Set(), memberIn: { ingress: [], egress: [] } });
     }
+    this.anyHostNetwork = cluster.workloads.some((w) => w.hostNetwork);
+    this.addressed = cluster.workloads.filter((w) => (w.hostNetwork ? w.hostIPs.length > 0 : w.ips.length > 0));
+    // Many policies share a namespaceSelector: match it against the namespaces once.
+    const namespacesOf = new Map<string, string[]>();
+    // Equal peers (same selectors in the same namespace, or the same addresses) form one
+    // group: membership is computed once per group, and workloads are told apart by groups.
+    const groupIds = new Map<string, number>();
+    const groups: { members: Workload[]; ingress: boolean; egress: boolean }[] = [];
     policies.forEach((p, pi) => {
       for (const w of byNamespace.get(p.namespace) ?? []) {
         if (w.hostNetwork || !p.podSelector.matches(w.labels)) continue;
         for (const d of p.policyTypes) this.facts.get(w)!.selectedBy[d].push(pi);
       }
-      for (const rule of [...p.ingress, ...p.egress]) {
-        for (const port of rule.ports ?? []) if (typeof port.port === "string") this.portNames.add(port.port);
-        for (const peer of rule.peers ?? []) {
-          const id = this.peerIds.size;
-          this.peerIds.set(peer, id);
-          for (const w of this.peerMembers(peer, p, byNamespace)) this.facts.get(w)!.memberOf.add(id);
+      for (const direction of ["ingress", "egress"] as const) {
+        for (const rule of p[direction]) {
+          for (const port of rule.ports ?? []) if (typeof port.port === "string") this.portNames[direction].add(port.port);
+          for (const peer of rule.peers ?? []) {
+            const key = peerGroupKey(peer, p);
+            let id = groupIds.get(key);
+            if (id === undefined) {
+              id = groups.length;
+              groupIds.set(key, id);
+              groups.push({ members: [...this.peerMembers(peer, p, byNamespace, namespacesOf)], ingress: false, egress: false });
+            }
+            groups[id]![direction] = true;
+            this.peerIds.set(peer, id);
+          }
         }
+      }
+    });
+    groups.forEach((g, id) => {
+      for (const w of g.members) {
+        const f = this.facts.get(w)!;
+        f.memberOf.add(id);
+        if (g.ingress) f.memberIn.ingress.push(id);
+        if (g.egress) f.memberIn.egress.push(id);
       }
     });
   }
 
-  private *peerMembers(peer: NetworkPolicyPeer, policy: NetworkPolicy, byNamespace: Map<string, Workload[]>): Iterable<Workload> {
+  private *peerMembers(
+    peer: NetworkPolicyPeer,
+    policy: NetworkPolicy,
+    byNamespace: Map<string, Workload[]>,
+    namespacesOf: Map<string, string[]>,
+  ): Iterable<Workload> {
     if (peer.type === "ipBlock") {
-      if (!this.profile.ipBlockMatchesPods) return;
-      for (const w of this.cluster.workloads) if (w.ips.length > 0 && w.ips.every((ip) => peer.ips.contains(ip))) yield w;
+      if (!this.profile.ipBlockMatchesNodes && !this.profile.ipBlockMatchesPods) return;
+      for (const w of this.addressed) {
+        // A host-network pod's traffic carries its node's address (§1.6 r29 b).
+        if (w.hostNetwork) {
+          if (this.profile.ipBlockMatchesNodes && w.hostIPs.some((ip) => peer.ips.contains(ip))) yield w;
+        } else if (this.profile.ipBlockMatchesPods && w.ips.length > 0 && w.ips.every((ip) => peer.ips.contains(ip))) yield w;
+      }
       return;
     }
-    const namespaces = peer.namespaceSelector
-      ? [...this.cluster.namespaces.values()].filter((n) => peer.namespaceSelector!.matches(n.labels)).map((n) => n.name)
-      : [policy.namespace];
+    let namespaces = [policy.namespace];
+    if (peer.namespaceSelector) {
+      const key = peer.namespaceSelector.toString();
+      let names = namespacesOf.get(key);
+      if (!names) {
+        names = [...this.cluster.namespaces.values()].filter((n) => peer.namespaceSelector!.matches(n.labels)).map((n) => n.name);
+        namespacesOf.set(key, names);
+      }
+      namespaces = names;
+    }
     for (const ns of namespaces) {
       for (const w of byNamespace.get(ns) ?? []) {
         // hostNetwork pods are node traffic to NetworkPolicy: selectors never match them (§1.6 r29).
@@ -92,6 +140,9 @@ export class NetworkPolicyLayer implements CniLayer {
     if (endpoint.hostNetwork) return `${endpoint.id} uses the host network: NetworkPolicy treats its traffic as node traffic`;
     if (direction === "ingress" && peer.kind === "node" && peer.local) {
       return "traffic from the pod's own node (kubelet probes) is always allowed by NetworkPolicy";
+    }
+    if (direction === "ingress" && peer.kind === "workload" && peer.workload.hostNetwork && sharesNode(peer.workload, endpoint)) {
+      return `${peer.workload.id} uses the host network on ${endpoint.id}'s own node: traffic from the local node is always allowed by NetworkPolicy`;
     }
     return undefined;
   }
@@ -168,20 +219,38 @@ export class NetworkPolicyLayer implements CniLayer {
     return out;
   }
 
-  fingerprint(w: Workload): string {
+  roleKeys(w: Workload): RoleKeys {
     const f = this.factsOf(w);
-    const named = w.ports
-      .filter((p) => p.name && this.portNames.has(p.name))
-      .map((p) => `${p.name}=${p.protocol}${p.port}`)
-      .sort();
-    return [
-      f.selectedBy.ingress.join(","),
-      f.selectedBy.egress.join(","),
-      [...f.memberOf].sort((a, b) => a - b).join(","),
-      named.join(","),
-      w.hostNetwork ? `host:${w.hostIPs.join(",")}` : "",
-      this.profile.ipBlockMatchesPods ? w.ips.join(",") : "",
-    ].join("|");
+    const open = "*";
+    const named = (direction: Direction, policyIds?: readonly number[]): string => {
+      const names = policyIds ? this.portNamesOf(policyIds, direction) : this.portNames[direction];
+      if (names.size === 0) return "";
+      return w.ports
+        .filter((p) => p.name && names.has(p.name))
+        .map((p) => `${p.name}=${p.protocol}${p.port}`)
+        .sort()
+        .join(",");
+    };
+    const ingressSelected = f.selectedBy.ingress;
+    const egressSelected = f.selectedBy.egress;
+    return {
+      egressEndpoint: w.hostNetwork || egressSelected.length === 0 ? open : egressSelected.join(","),
+      ingressEndpoint:
+        w.hostNetwork || ingressSelected.length === 0
+          ? open
+          : `${ingressSelected.join(",")}|${named("ingress", ingressSelected)}|${this.anyHostNetwork ? w.hostIPs.join(",") : ""}`,
+      egressPeer: `${f.memberIn.egress.join(",")}|${named("egress")}`,
+      ingressPeer: `${f.memberIn.ingress.join(",")}|${w.hostNetwork ? `host:${w.hostIPs.join(",")}` : ""}`,
+    };
+  }
+
+  /** Port names the rules of these policies use in one direction. */
+  private portNamesOf(policyIds: readonly number[], direction: Direction): Set<string> {
+    const out = new Set<string>();
+    for (const pi of policyIds) {
+      for (const rule of this.policies[pi]![direction]) for (const port of rule.ports ?? []) if (typeof port.port === "string") out.add(port.port);
+    }
+    return out;
   }
 
   private ruleMatchesPeer(rule: NetworkPolicyRule, policy: NetworkPolicy, peer: Peer): boolean {
@@ -194,15 +263,25 @@ export class NetworkPolicyLayer implements CniLayer {
       if (peer.ip !== undefined && p.type === "ipBlock" && !peer.workload.hostNetwork) {
         return this.profile.ipBlockMatchesPods && p.ips.contains(peer.ip);
       }
-      if (peer.workload.hostNetwork) {
-        // Node traffic: only an ipBlock holding the node's address can match it.
-        return p.type === "ipBlock" && peer.workload.hostIPs.some((ip) => p.ips.contains(ip));
-      }
+      // Node traffic of a host-network pod is among the members of the ipBlocks holding its node's address.
       return this.factsOf(peer.workload).memberOf.has(this.peerIds.get(p)!);
     }
     if (p.type !== "ipBlock" || peer.ip === undefined) return false;
+    if (peer.kind === "node" && !this.profile.ipBlockMatchesNodes) return false;
     return p.ips.contains(peer.ip);
   }
+}
+
+/** Equal for two peers that match exactly the same workloads (within one cluster and profile). */
+function peerGroupKey(peer: NetworkPolicyPeer, policy: NetworkPolicy): string {
+  if (peer.type === "ipBlock") return `ip:${peer.ips.toRanges().join(",")}`;
+  const ns = peer.namespaceSelector ? `nss:${peer.namespaceSelector.toString()}` : `ns:${policy.namespace}`;
+  return `${ns}|${peer.podSelector ? peer.podSelector.toString() : "*"}`;
+}
+
+/** Whether two workloads have a node in common (both node addresses known). */
+function sharesNode(a: Workload, b: Workload): boolean {
+  return a.hostIPs.some((ip) => b.hostIPs.includes(ip));
 }
 
 /** The connections a rule's port list admits, named ports resolved on the destination pod (§1.5 r23). */

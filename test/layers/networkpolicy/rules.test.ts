@@ -682,22 +682,26 @@ spec:
     expect(flow(s, "ops/agent-b", "prod/client:8080").verdict).toBe("denied");
   });
 
-  // Fails against src: evaluate.ts peerMatches() lets an ipBlock match a hostNetwork
-  // pod's hostIPs whatever the profile says, but with Cilium CIDR rules match neither
-  // pods nor nodes by default (semantics.md §1.4 r20, §9 "Cilium CIDR vs host").
-  it.fails("with Cilium an ipBlock does not match node addresses either (§1.4 r20)", async () => {
+  // With Cilium, CIDR rules match neither pods nor nodes by default (semantics.md §1.4 r20,
+  // §9 "Cilium CIDR vs host"): the profile's ipBlockMatchesNodes is off.
+  it("with Cilium an ipBlock does not match node addresses either (§1.4 r20)", async () => {
     const s = await withPolicies(HOSTNET, "cilium");
     expect(summary(flow(s, "ops/remote-agent", "prod/client:8080"))).toBe("denied ingress networkpolicy prod/client client-from-nodes");
+    const m = new ConnectivityMatrix(s, { ports: [8080] });
+    const at = (id: string) => m.workloads.indexOf(workload(s, id));
+    expect(m.conns(at("ops/remote-agent"), at("prod/client")).contains("TCP", 8080)).toBe(false);
   });
 
-  // Fails against src: a hostNetwork pod on the destination's own node is traffic from
-  // the local node, always allowed in (§1.6 r27 with r29 b, N15); evaluate.ts
-  // exemption() only exempts peers of kind "node", and peerMatches() treats the
-  // hostNetwork workload like any remote node (ipBlock only).
-  it.fails("a hostNetwork pod on the destination's own node is local node traffic: always allowed (§1.6 r27)", async () => {
+  // A hostNetwork pod on the destination's own node is traffic from the local node,
+  // always allowed in (§1.6 r27 with r29 b, N15), in traces and in the matrix alike.
+  it("a hostNetwork pod on the destination's own node is local node traffic: always allowed (§1.6 r27)", async () => {
     const s = await withPolicies(HOSTNET);
     // node-agent and db share node 192.168.0.11.
     expect(flow(s, "ops/node-agent", "prod/db:5432").verdict).toBe("allowed");
+    const m = new ConnectivityMatrix(s, { ports: [5432] });
+    const at = (id: string) => m.workloads.indexOf(workload(s, id));
+    expect(m.conns(at("ops/node-agent"), at("prod/db")).contains("TCP", 5432)).toBe(true);
+    expect(m.conns(at("ops/remote-agent"), at("prod/db")).contains("TCP", 5432)).toBe(false);
   });
 });
 
