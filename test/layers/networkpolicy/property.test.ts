@@ -311,6 +311,12 @@ function compareWorld(world: GenWorld, scenario: Scenario): Disagreement[] {
 
   const matrix = new ConnectivityMatrix(scenario, { ports: PROBE_PORTS, protocols: [...PROTOCOLS] });
   const index = new Map(matrix.workloads.map((w, i) => [w, i]));
+  // A matrix on few ports: its tally takes the bitmask path (the one above has 45 tuples per pair).
+  const FEW_PORTS = [80, 8080];
+  const FEW_PROTOCOLS = ["TCP", "UDP"] as const;
+  const small = new ConnectivityMatrix(scenario, { ports: FEW_PORTS, protocols: [...FEW_PROTOCOLS] });
+  let allowedTuples = 0;
+  let allowedTuplesFew = 0;
   const note = (check: string, from: string, to: string, protocol: string, port: number, ref: RefVerdict, got: boolean | string) =>
     out.push({ check, from, to, probe: `${protocol}/${port}`, reference: ref.allowed, palisade: got });
 
@@ -324,6 +330,10 @@ function compareWorld(world: GenWorld, scenario: Scenario): Disagreement[] {
       for (const protocol of PROTOCOLS) {
         for (const port of PROBE_PORTS) {
           const ref = refAllowed(world, { kind: "pod", pod: a }, { kind: "pod", pod: b }, protocol, port, opts);
+          if (ref.allowed) {
+            allowedTuples++;
+            if (FEW_PORTS.includes(port) && (FEW_PROTOCOLS as readonly string[]).includes(protocol)) allowedTuplesFew++;
+          }
           const [path, ...rest] = traceFlow(scenario, { kind: "workload", workload: A }, { kind: "workload", workload: B }, { protocol, port });
           if (rest.length > 0 || !path) note("traceFlow paths", A.id, B.id, protocol, port, ref, `${rest.length + 1} paths`);
           else {
@@ -343,6 +353,12 @@ function compareWorld(world: GenWorld, scenario: Scenario): Disagreement[] {
       }
     }
   }
+
+  // The tally counts the same allowed tuples without visiting pairs.
+  const tally = matrix.tally();
+  if (tally.allowed !== allowedTuples) out.push({ check: "matrix.tally", from: "*", to: "*", probe: `${allowedTuples} allowed tuples`, reference: true, palisade: `${tally.allowed}` });
+  const tallyFew = small.tally();
+  if (tallyFew.allowed !== allowedTuplesFew) out.push({ check: "matrix.tally (bitmask)", from: "*", to: "*", probe: `${allowedTuplesFew} allowed tuples`, reference: true, palisade: `${tallyFew.allowed}` });
 
   // The outside world, both ways; and the kubelet of the pod's node.
   for (const a of world.pods) {
