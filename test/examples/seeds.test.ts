@@ -113,9 +113,21 @@ async function check(ex: Expectations, f: ExpectedFlow): Promise<void> {
   expect(actual, `${f.name}\n  why: ${f.why}\n  got: ${got}`).toEqual(expected);
 }
 
-const examples = seedExampleDirs(ROOT).map((dir) => readExpectations(ROOT, dir));
+const loaded = seedExampleDirs(ROOT).map((dir) => {
+  try {
+    return { dir, ex: readExpectations(ROOT, dir) };
+  } catch (e) {
+    return { dir, error: e as Error };
+  }
+});
+const examples = loaded.flatMap((l) => (l.ex ? [l.ex] : []));
 
 describe("seed examples", () => {
+  for (const l of loaded) {
+    it(`${l.dir}/expected.yaml is well-formed`, () => {
+      if (l.error) throw l.error;
+    });
+  }
   it("cover the reference documents with enough flows", () => {
     expect(examples.length).toBeGreaterThanOrEqual(5);
     expect(examples.flatMap((e) => e.flows).length).toBeGreaterThanOrEqual(40);
