@@ -120,14 +120,17 @@ class Embedded {
     text: string,
     /** File line of the embedded text's first line. */
     private readonly firstLine: number,
+    /** Every position is the first line (the text is one JSON string). */
+    private readonly flat = false,
   ) {
     const doc = parseDocument(text, { lineCounter: this.counter, uniqueKeys: false });
     const err = doc.errors[0];
-    this.parseError = err ? { message: err.message.split("\n")[0]!, line: firstLine + (err.linePos?.[0]?.line ?? 1) - 1 } : undefined;
+    this.parseError = err ? { message: err.message.split("\n")[0]!, line: flat ? firstLine : firstLine + (err.linePos?.[0]?.line ?? 1) - 1 } : undefined;
     this.root = err ? null : ((doc.contents as YamlNode | null) ?? null);
   }
 
   lineOf(path: readonly (string | number)[]): number {
+    if (this.flat) return this.firstLine;
     let node: YamlNode | null | undefined = this.root;
     let best = this.firstLine;
     for (const step of path) {
@@ -174,8 +177,10 @@ function readMeshDocument(r: FieldReader, cm: Manifest, notes: string[]): MeshSe
     return { ...defaultMeshSettings([...notes, `${where}: data.mesh is not a string, istiod would reject it and run with MeshConfig defaults`]), source };
   }
   const keyLine = cm.lineOf(["data", "mesh"]);
-  // A block scalar (`mesh: |`) starts on the line after its key.
-  const emb = new Embedded(raw, raw.includes("\n") ? keyLine + 1 : keyLine);
+  // In YAML the document is a block scalar (`mesh: |`), whose first line follows the
+  // key; in JSON it is one string on the key's line.
+  const json = /\.json$/i.test(cm.source.file);
+  const emb = new Embedded(raw, json ? keyLine : keyLine + 1, json);
   const errorAt = (path: readonly (string | number)[], message: string) => {
     r.diagnostics.push(
       new InputDiagnostic("error", `${message}; istiod rejects the whole MeshConfig and runs with the defaults`, {
