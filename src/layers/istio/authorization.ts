@@ -387,11 +387,13 @@ const IDENTITY_FIELDS: readonly SourceField[] = [
 function readSource(r: FieldReader, path: FieldPath, action: AuthzAction): AuthzFrom | undefined {
   const obj = r.object(path);
   if (!obj) return undefined;
+  const before = r.diagnostics.length;
   for (const k of Object.keys(obj)) {
     if (!(SOURCE_FIELDS as readonly string[]).includes(k)) r.error([...path, k], `unknown field "${k}" in a source`);
   }
   const source = Object.fromEntries(SOURCE_FIELDS.map((f) => [f, readStringList(r, [...path, f])])) as Record<SourceField, string[]>;
-  if (SOURCE_FIELDS.every((f) => source[f].length === 0)) {
+  // Emptiness is only worth saying when nothing more specific was (a misspelt field, an unquoted value).
+  if (r.diagnostics.length === before && SOURCE_FIELDS.every((f) => source[f].length === 0)) {
     r.error(path, "`from.source` must not be empty (semantics.md §4.3 r11)");
   }
   for (const f of SOURCE_FIELDS) {
@@ -415,11 +417,12 @@ function readSource(r: FieldReader, path: FieldPath, action: AuthzAction): Authz
 function readOperation(r: FieldReader, path: FieldPath): AuthzTo | undefined {
   const obj = r.object(path);
   if (!obj) return undefined;
+  const before = r.diagnostics.length;
   for (const k of Object.keys(obj)) {
     if (!(OPERATION_FIELDS as readonly string[]).includes(k)) r.error([...path, k], `unknown field "${k}" in an operation`);
   }
   const operation = Object.fromEntries(OPERATION_FIELDS.map((f) => [f, readStringList(r, [...path, f])])) as Record<OperationField, string[]>;
-  if (OPERATION_FIELDS.every((f) => operation[f].length === 0)) r.error(path, "`to.operation` must not be empty (semantics.md §4.3 r11)");
+  if (r.diagnostics.length === before && OPERATION_FIELDS.every((f) => operation[f].length === 0)) r.error(path, "`to.operation` must not be empty (semantics.md §4.3 r11)");
   for (const f of OPERATION_FIELDS) {
     const p = [...path, f];
     checkEmptyValues(r, p, operation[f]);
