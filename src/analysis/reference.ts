@@ -61,6 +61,12 @@ export function resolveReference(scenario: Scenario, text: string): Resolved {
   if (parseIP(text)) return resolveIP(scenario, text);
   const svcDns = /^([a-z0-9-]+)\.([a-z0-9-]+)\.svc(\.cluster\.local)?\.?$/.exec(text);
   if (svcDns) return { kind: "service", service: findService(scenario, svcDns[2]!, svcDns[1]!, text) };
+  // HOSTNAME.SUBDOMAIN.NS.svc.cluster.local: a pod behind a headless Service (a StatefulSet's pod).
+  const podDns = /^([a-z0-9-]+)\.([a-z0-9-]+)\.([a-z0-9-]+)\.svc(\.cluster\.local)?\.?$/.exec(text);
+  if (podDns) return resolveReference(scenario, `${podDns[3]}/${podDns[1]}`);
+  if (/\.(svc|cluster\.local)\.?$/.test(text)) {
+    throw new ReferenceError(`"${text}" is a cluster DNS name that names no Service or pod here: use NAME.NAMESPACE.svc.cluster.local, NAMESPACE/NAME or svc:NAMESPACE/NAME`);
+  }
 
   const colon = text.indexOf(":");
   let kind: WorkloadKind | "Service" | undefined;
@@ -121,8 +127,9 @@ function sameIP(a: string, b: string): boolean {
 }
 
 /**
- * An address: a pod's IP resolves to its workload, a node's IP (status.hostIP, or
- * the shared IP of hostNetwork pods) to node traffic; anything else is external.
+ * An address: a pod's IP resolves to its workload, a Service's ClusterIP to the
+ * Service, a node's IP (status.hostIP, or the shared IP of hostNetwork pods) to
+ * node traffic; anything else is external.
  */
 function resolveIP(scenario: Scenario, ip: string): Resolved {
   const { workloads } = scenario.cluster;
@@ -134,6 +141,8 @@ function resolveIP(scenario: Scenario, ip: string): Resolved {
     const w = pods[0]!;
     return { kind: "workload", workload: w, ip, note: `${ip} is a pod IP of ${w.kind} ${w.id} (status.podIP in the input): read as that workload` };
   }
+  const services = scenario.cluster.services.filter((svc) => svc.clusterIPs.some((x) => sameIP(x, ip)));
+  if (services.length === 1) return { kind: "service", service: services[0]! };
   const onNode = workloads.filter((w) => w.hostIPs.some((x) => sameIP(x, ip)) || (w.hostNetwork && w.ips.some((x) => sameIP(x, ip))));
   if (onNode.length > 0) {
     const ids = onNode.map((w) => w.id);

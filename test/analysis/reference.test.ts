@@ -35,6 +35,7 @@ const OBJECTS = [
   pod("v6", { app: "v6" }, { podIP: "fd00::a", hostIP: "fd00::1:1" }),
   pod("node-exporter", { app: "node-exporter" }, { podIP: "192.168.1.2", hostIP: "192.168.1.2" }, { hostNetwork: true }),
   // Two bare pods that claim one IP (a stale export): an IP reference must not pick one.
+  { apiVersion: "v1", kind: "Service", metadata: { name: "db", namespace: "app" }, spec: { selector: { app: "db" }, clusterIP: "10.96.0.20", ports: [{ port: 5432 }] } },
   pod("old", { app: "old" }, { podIP: "10.0.0.9" }),
   pod("new", { app: "new" }, { podIP: "10.0.0.9" }),
 ];
@@ -93,8 +94,30 @@ describe("addresses from the input", () => {
     expect(await resolve("192.168.1.2")).toMatchObject({ kind: "node", note: expect.stringContaining("app/node-exporter") });
   });
 
+  it("a Service's ClusterIP is that Service", async () => {
+    expect(await resolve("10.96.0.20")).toMatchObject({ kind: "service", service: { id: "app/db" } });
+  });
+
   it("an IP two workloads claim is an error; an unknown IP is external", async () => {
     await expect(resolve("10.0.0.9")).rejects.toThrow(/10\.0\.0\.9 is the pod IP of Pod app\/new and Pod app\/old/);
     expect(await resolve("10.0.0.10")).toEqual({ kind: "external", ip: "10.0.0.10" });
+  });
+});
+
+describe("cluster DNS names", () => {
+  it("NAME.NS.svc.cluster.local is the Service; HOST.SUBDOMAIN.NS.svc.cluster.local is the pod", async () => {
+    expect(await resolve("db.app.svc.cluster.local")).toMatchObject({ kind: "service", service: { id: "app/db" } });
+    expect(await workloadOf("db-3.db.app.svc.cluster.local")).toBe("StatefulSet app/db");
+  });
+
+  it.each(["nope.app.svc.cluster.local", "a.b.c.d.svc.cluster.local", "kubernetes.default.svc.cluster.local.", "node1.cluster.local"])(
+    "%s, which no input object answers to, is an error rather than an external name",
+    async (text) => {
+      await expect(resolve(text)).rejects.toThrow(ReferenceError);
+    },
+  );
+
+  it("any other name is external", async () => {
+    expect(await resolve("api.example.com")).toEqual({ kind: "external", host: "api.example.com" });
   });
 });
