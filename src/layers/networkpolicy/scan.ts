@@ -128,7 +128,7 @@ function readRules(r: FieldReader, direction: Direction): NetworkPolicyRule[] {
     const path = ["spec", direction, index];
     if (raw === null || raw === undefined) {
       // `- {}` written as `-` in YAML: an empty rule, which allows everything.
-      rules.push({ index, peers: undefined, ports: undefined, line: r.manifest.lineOf(path) });
+      rules.push(withLazyLine({ index, peers: undefined, ports: undefined }, r.manifest, path));
       return;
     }
     if (!r.object(path)) return;
@@ -142,15 +142,32 @@ function readRules(r: FieldReader, direction: Direction): NetworkPolicyRule[] {
     const portList = r.array([...path, "ports"]);
     const peers = peerList?.map((_, j) => readPeer(r, [...path, peersKey, j])).filter((p): p is NetworkPolicyPeer => !!p);
     const ports = portList?.map((_, k) => readPort(r, [...path, "ports", k])).filter((p): p is NetworkPolicyPort => !!p);
-    rules.push({
-      index,
-      // An empty list means the same as an absent one: everything.
-      peers: peerList && peerList.length > 0 ? peers : undefined,
-      ports: portList && portList.length > 0 ? ports : undefined,
-      line: r.manifest.lineOf(path),
-    });
+    rules.push(
+      withLazyLine(
+        {
+          index,
+          // An empty list means the same as an absent one: everything.
+          peers: peerList && peerList.length > 0 ? peers : undefined,
+          ports: portList && portList.length > 0 ? ports : undefined,
+        },
+        r.manifest,
+        path,
+      ),
+    );
   });
   return rules;
+}
+
+/**
+ * A rule's line is needed only when a trace names the rule; finding it means
+ * parsing the document again with positions, so it is looked up on first use.
+ */
+function withLazyLine(rule: Omit<NetworkPolicyRule, "line">, manifest: Manifest, path: (string | number)[]): NetworkPolicyRule {
+  let line: number | undefined;
+  return Object.defineProperty(rule, "line", {
+    enumerable: true,
+    get: () => (line ??= manifest.lineOf(path)),
+  }) as NetworkPolicyRule;
 }
 
 function readPeer(r: FieldReader, path: (string | number)[]): NetworkPolicyPeer | undefined {
