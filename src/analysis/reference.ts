@@ -163,22 +163,23 @@ function collapsedPodOwners(scenario: Scenario, namespace: string, name: string)
     const prefix = base.slice(0, 58);
     return name.length === prefix.length + 5 && name.startsWith(prefix) && /^[a-z0-9]{5}$/.test(name.slice(prefix.length));
   };
-  // Two generations of names (ReplicaSet or Job, then pod) may be cut at 63 characters.
-  const truncated = (rest: string): boolean => name.length === 63 && /^[a-z0-9-]+$/.test(rest);
   const byName = (w: Workload): boolean => {
-    if (w.kind === "Pod" || !name.startsWith(`${w.name}-`)) return false;
-    const rest = name.slice(w.name.length + 1);
+    const base = `${w.name}-`;
     switch (w.kind) {
-      case "Deployment":
-        // Its ReplicaSet is DEPLOY-HASH, and the pods are generated from that.
-        return /^[a-z0-9]{1,10}-[a-z0-9]{5}$/.test(rest) || truncated(rest);
-      case "CronJob":
-        // Its Job is CRONJOB-<scheduled time in minutes>, and the pods are generated from that.
-        return /^\d{8,}-[a-z0-9]{5}$/.test(rest) || truncated(rest);
+      case "Pod":
+        return false;
       case "StatefulSet":
-        return /^(0|[1-9]\d*)$/.test(rest);
+        return name.startsWith(base) && /^(0|[1-9]\d*)$/.test(name.slice(base.length));
+      case "Deployment":
+      case "CronJob": {
+        // Pods are generated from a ReplicaSet DEPLOY-HASH, or from a Job CRONJOB-<scheduled minute>.
+        const middle = w.kind === "Deployment" ? /^[a-z0-9]{1,10}-[a-z0-9]{5}$/ : /^\d{8,}-[a-z0-9]{5}$/;
+        if (name.startsWith(base) && middle.test(name.slice(base.length))) return true;
+        // That intermediate name, cut to 58 characters, then 5 random ones.
+        return name.length === 63 && name.startsWith(base.slice(0, 58)) && /^[a-z0-9-]+$/.test(name.slice(Math.min(base.length, 58)));
+      }
       default:
-        return generated(`${w.name}-`);
+        return generated(base);
     }
   };
   return scenario.cluster.workloads.filter(

@@ -8,6 +8,7 @@ import type { Scenario } from "../../src/analysis/scenario.js";
 import { scenarioFromYaml, toYaml } from "../helpers/cluster.js";
 
 const LONG = "a-deployment-whose-name-is-long-enough-to-be-truncated"; // 54 characters
+const LONG_DS = "a-daemonset-whose-own-name-is-longer-than-a-generated-prefix"; // 60 characters
 
 function controller(kind: string, name: string, labels: Record<string, string>, extra: Record<string, unknown> = {}): unknown {
   const template = { metadata: { labels }, spec: { containers: [{ name: "c", image: "i" }], ...extra } };
@@ -25,6 +26,7 @@ const OBJECTS = [
   controller("Deployment", "web", { app: "web" }),
   controller("Deployment", LONG, { app: "long" }),
   controller("DaemonSet", "agent", { app: "agent" }),
+  controller("DaemonSet", LONG_DS, { app: "long-ds" }),
   controller("Job", "migrate", { app: "migrate" }),
   controller("CronJob", "report", { app: "report" }),
   controller("ReplicaSet", "cache-6c8d9", { app: "cache" }),
@@ -60,6 +62,8 @@ describe("a collapsed pod's name resolves to its controller", () => {
     ["app/db-12", "StatefulSet app/db"],
     // The ReplicaSet name (58 characters kept of 'NAME-HASH-') is cut before the random suffix.
     [`app/${`${LONG}-6d4cf56db6-`.slice(0, 58)}zz9k2`, `Deployment app/${LONG}`],
+    // The DaemonSet's own name is cut: 58 characters of it, then the random suffix.
+    [`app/${LONG_DS.slice(0, 58)}b7x9z`, `DaemonSet app/${LONG_DS}`],
   ])("%s → %s", async (text, expected) => {
     expect(await workloadOf(text)).toBe(expected);
     const note = resolutionNote(await resolve(text));
