@@ -527,6 +527,11 @@ export class ServiceEntryRegistry {
   }
 }
 
+/** `api.example.com`, or `api.example.com (*.example.com)` when a wildcard matched. */
+function named(name: string, pattern: string): string {
+  return pattern.toLowerCase() === name.toLowerCase() ? name : `${name} (${pattern})`;
+}
+
 type PortMatch = { match?: Omit<RegistryCandidate, "entry" | "port" | "visible">; miss?: string };
 
 function matchPort(e: ServiceEntry, port: ServiceEntryPort, q: RegistryQuery, name: string | undefined, ip: string | undefined): PortMatch {
@@ -540,7 +545,7 @@ function matchPort(e: ServiceEntry, port: ServiceEntryPort, q: RegistryQuery, na
 
   if (app === "http" && (cls === "http" || cls === "auto")) {
     // Routed by Host header on the shared 0.0.0.0:PORT HTTP route.
-    if (hostPattern !== undefined) return { match: { by: "host", host: hostPattern, specificity: hostSpecificity(hostPattern), detail: `host ${name} (${hostPattern}) on ${portText}`, notes } };
+    if (hostPattern !== undefined) return { match: { by: "host", host: hostPattern, specificity: hostSpecificity(hostPattern), detail: `host ${named(name!, hostPattern)} on ${portText}`, notes } };
     const literal = name === undefined && ip !== undefined ? e.addresses.map(singleAddress).find((a) => a === ip) : undefined;
     if (literal) return { match: { by: "address", specificity: 3000, detail: `Host ${ip} (an address of the entry) on ${portText}`, notes } };
     if (ip !== undefined && e.addressSet.contains(ip)) {
@@ -560,13 +565,13 @@ function matchPort(e: ServiceEntry, port: ServiceEntryPort, q: RegistryQuery, na
     }
     if (hostPattern !== undefined) {
       notes.push(`assumed that ${name} resolves to an address of ServiceEntry ${e.namespace}/${e.name} (${e.addresses.join(", ")})`);
-      return { match: { by: "host", host: hostPattern, specificity: hostSpecificity(hostPattern), detail: `host ${name} (${hostPattern}) on ${portText}`, notes } };
+      return { match: { by: "host", host: hostPattern, specificity: hostSpecificity(hostPattern), detail: `host ${named(name!, hostPattern)} on ${portText}`, notes } };
     }
     return {};
   }
   if (cls === "tls") {
     if (app !== "tls") return hostPattern !== undefined ? { miss: `${id} matches TLS connections by SNI on ${portText}, but the client does not speak TLS` } : {};
-    if (hostPattern !== undefined) return { match: { by: "sni", host: hostPattern, specificity: hostSpecificity(hostPattern), detail: `SNI ${name} (${hostPattern}) on ${portText}`, notes } };
+    if (hostPattern !== undefined) return { match: { by: "sni", host: hostPattern, specificity: hostSpecificity(hostPattern), detail: `SNI ${named(name!, hostPattern)} on ${portText}`, notes } };
     return name === undefined ? { miss: `${id} matches TLS connections by SNI, and the connection names no host` } : {};
   }
   // TCP or sniffed port without addresses: a 0.0.0.0:PORT listener takes every destination IP.

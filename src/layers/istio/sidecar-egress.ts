@@ -372,7 +372,7 @@ export interface EgressFlow {
 
 export interface MissingEgressConfig {
   /** What has to be added: a ServiceEntry, an egress host in a Sidecar, or a namespace in an entry's exportTo. */
-  kind: "ServiceEntry" | "SidecarEgressHost" | "ExportTo";
+  kind: "ServiceEntry" | "SidecarEgressHost" | "ExportTo" | "ServicePort";
   /** Where the fix goes (the Sidecar's or the entry's namespace; for a new ServiceEntry, the client's). */
   namespace: string | null;
   /** The object to change, when it exists. */
@@ -489,7 +489,7 @@ export class SidecarEgress {
       const imp = listener ? listenerImports(listener, src.namespace, s.namespace, this.fqdn(s)) : { imported: false as const };
       if (!s.ports.some((p) => p.port === dst.port)) {
         return this.unknown(flow, base, notes, app, target, listener, scRef, `Service ${s.id} has no port ${dst.port}`, {
-          kind: "ServiceEntry",
+          kind: "ServicePort",
           namespace: s.namespace,
           name: s.name,
           host: this.fqdn(s),
@@ -603,11 +603,14 @@ export class SidecarEgress {
     const near: RegistryNearMiss | undefined = answer.nearMisses[0];
     const what = dst.host ?? dst.ip ?? "the destination";
     const why = `no ServiceEntry visible to namespace ${src.namespace} registers ${what} on port ${dst.port}${near ? ` (${near.why})` : ""}`;
-    const portName = app === "http" ? "http" : app === "tls" ? "tls" : "tcp";
-    const proto = app === "http" ? "HTTP" : app === "tls" ? "TLS" : "TCP";
+    // Without a hint, 443 is almost always TLS: suggest a port matched by SNI rather than a TCP port taking every IP.
+    const suggested: ClientProtocol = flow.app ?? dst.app ?? (dst.port === 443 ? "tls" : app);
+    const portName = suggested === "http" ? "http" : suggested === "tls" ? "tls" : "tcp";
+    const proto = suggested === "http" ? "HTTP" : suggested === "tls" ? "TLS" : "TCP";
+    const portSpec = `ports: [{number: ${dst.port}, name: ${portName}-${dst.port}, protocol: ${proto}}]`;
     const suggestion = dst.host && !parseIP(dst.host)
-      ? `add a ServiceEntry in ${src.namespace} with hosts: [${dst.host}], ports: [{number: ${dst.port}, name: ${portName}-${dst.port}, protocol: ${proto}}], resolution: DNS, location: MESH_EXTERNAL`
-      : `add a ServiceEntry in ${src.namespace} with a synthetic host, addresses: [${dst.ip ?? "<ip>"}], ports: [{number: ${dst.port}, name: ${portName}-${dst.port}, protocol: ${proto}}], resolution: ${dst.ip ? "STATIC with endpoints: [{address: " + dst.ip + "}]" : "NONE"}, location: MESH_EXTERNAL`;
+      ? `add a ServiceEntry in ${src.namespace} with hosts: [${dst.host}], ${portSpec}, resolution: DNS, location: MESH_EXTERNAL${suggested === "tcp" ? " (and its addresses, or the TCP port takes every IP)" : ""}`
+      : `add a ServiceEntry in ${src.namespace} with a synthetic host, addresses: [${dst.ip ?? "<ip>"}], ${portSpec}, resolution: ${dst.ip ? `STATIC, endpoints: [{address: ${dst.ip}}]` : "NONE"}, location: MESH_EXTERNAL`;
     return this.unknown(flow, base, notes, app, target, listener, scRef, why, {
       kind: "ServiceEntry",
       namespace: src.namespace,
