@@ -637,7 +637,7 @@ export class SidecarEgress {
   private unknown(
     flow: EgressFlow,
     base: Omit<SidecarEgressDecision, "verdict" | "applies" | "reason" | "route" | "notes">,
-    notes: string[],
+    notesIn: string[],
     app: ClientProtocol,
     target: string,
     listener: SidecarEgressListener | undefined,
@@ -645,6 +645,7 @@ export class SidecarEgress {
     why: string,
     missing: MissingEgressConfig,
   ): SidecarEgressDecision {
+    let notes = notesIn;
     const otp = base.outboundTrafficPolicy;
     const modeText = `outboundTrafficPolicy ${otp.mode} (${otp.source === "Sidecar" ? `Sidecar ${base.sidecar.sidecar!.namespace}/${base.sidecar.sidecar!.name}` : otp.source === "MeshConfig" ? "MeshConfig" : "mesh default"})`;
     if (otp.mode !== "REGISTRY_ONLY") {
@@ -658,7 +659,13 @@ export class SidecarEgress {
         notes: [...notes, "passthrough traffic leaves the sidecar as is: no mTLS origination, no ServiceEntry or DestinationRule settings"],
       };
     }
-    const observed = app === "http" ? "http-502" : "reset";
+    // The 502 comes from the BlackHole route of a 0.0.0.0:PORT HTTP listener; without one the
+    // connection falls to the catch-all TCP chain (BlackHoleCluster) and is reset.
+    const httpListener = app === "http" && this.hasHttpListener(flow.source.namespace, listener, flow.destination.port);
+    const observed = httpListener ? "http-502" : "reset";
+    if (app === "http" && !httpListener) {
+      notes = [...notes, `no HTTP service on port ${flow.destination.port} is in scope, so there is no HTTP listener for it: the request goes to the BlackHoleCluster and the connection is reset instead of getting a 502`];
+    }
     const refs = [...scRef(listener), ...base.policies];
     if (otp.source === "MeshConfig" && otp.ref) refs.push(otp.ref);
     if (otp.source === "Sidecar" && base.sidecar.sidecar && !refs.some((r) => r.kind === "Sidecar")) refs.push(otp.ref!);
@@ -673,6 +680,26 @@ export class SidecarEgress {
       observed,
       notes,
     };
+  }
+
+  /**
+   * Whether the sidecar has a `0.0.0.0:PORT` HTTP listener: an egress listener declared
+   * with an HTTP protocol on that port, or an in-scope Service or ServiceEntry port of an
+   * HTTP protocol (sniffed ports get listeners on their own VIP, not on 0.0.0.0).
+   */
+  private hasHttpListener(clientNs: string, listener: SidecarEgressListener | undefined, port: number): boolean {
+    if (!listener) return false;
+    if (listener.port && listener.port.number === port && classToApp(listener.port.protocol) === "http" && listener.port.protocol !== "") return true;
+    for (const s of this.ctx.services) {
+      const sp = s.ports.find((p) => p.port === port && p.protocol === "TCP");
+      if (!sp || this.appOfServicePort(s, sp.name) !== "http") continue;
+      if (isExportedTo(this.serviceExportTo(s), s.namespace, clientNs) && listenerImports(listener, clientNs, s.namespace, this.fqdn(s)).imported) return true;
+    }
+    for (const e of this.ctx.registry.visibleTo(clientNs)) {
+      if (!e.ports.some((p) => p.number === port && p.protocol !== "" && classToApp(p.protocol) === "http")) continue;
+      if (e.hosts.some((h) => listenerImports(listener, clientNs, e.namespace, h).imported)) return true;
+    }
+    return false;
   }
 
   private notImportedWhy(sel: SidecarSelection, listener: SidecarEgressListener | undefined, port: number, ns: string, host: string, imp: ImportCheck, prefix?: string): string {

@@ -80,6 +80,8 @@ const GARDEN = [
   SVC("garden", "jaeger-query", 16686, "http-query"),
   DEPLOY("kyma-system", "eventing-nats"),
   SVC("kyma-system", "eventing-nats", 4222, "tcp-client"),
+  // Every Istio install has it; its HTTP port 80 gives sidecars a 0.0.0.0:80 HTTP listener.
+  `apiVersion: v1\nkind: Service\nmetadata: {name: istio-ingressgateway, namespace: istio-system}\nspec:\n  selector: {istio: ingressgateway}\n  ports: [{name: http2, port: 80, targetPort: 8080}, {name: https, port: 443, targetPort: 8443}]\n`,
 ];
 
 interface Ask {
@@ -304,6 +306,18 @@ describe("outboundTrafficPolicy from MeshConfig and scoping without blocking (§
     expect(ask({ from: "garden/other", to: ext("zenquotes.io", 443) })).toMatchObject({ verdict: "allow" });
   });
 
+  it("I18 needs an HTTP listener on the port: without an HTTP service there, HTTP is reset, not answered with 502", async () => {
+    const scoped = `outboundTrafficPolicy: {mode: REGISTRY_ONLY}\negress: [{hosts: ["./*"]}]`;
+    const { ask } = await world([...GARDEN, SIDECAR("garden", "scoped", scoped)]);
+    const d = ask({ from: "garden/other", to: ext("example.org", 80), app: "http" });
+    expect(d).toMatchObject({ verdict: "deny", observed: "reset" });
+    expect(d.notes.join(" ")).toMatch(/BlackHoleCluster/);
+    // An egress listener declared for HTTP on that port creates it.
+    const withPort = `outboundTrafficPolicy: {mode: REGISTRY_ONLY}\negress:\n- port: {number: 80, protocol: HTTP, name: http}\n  hosts: ["./*"]\n- hosts: ["./*"]`;
+    const { ask: ask2 } = await world([...GARDEN, SIDECAR("garden", "scoped", withPort)]);
+    expect(ask2({ from: "garden/other", to: ext("example.org", 80), app: "http" })).toMatchObject({ verdict: "deny", observed: "http-502" });
+  });
+
   it("a Sidecar ALLOW_ANY overrides a mesh REGISTRY_ONLY", async () => {
     const { ask } = await world([...GARDEN, meshCm, SIDECAR("garden", "open", `outboundTrafficPolicy: {mode: ALLOW_ANY}\negress: [{hosts: ["./*"]}]`)]);
     expect(ask({ from: "garden/other", to: ext("example.org", 80), app: "http" })).toMatchObject({ verdict: "allow", route: "passthrough", outboundTrafficPolicy: { source: "Sidecar" } });
@@ -330,8 +344,10 @@ describe("egress listeners, `.`, exclusions and exportTo (§4.8 r24, §4.9 r30)"
     ]);
     expect(ask({ from: "garden/other", to: { svc: "garden/reviews", port: 9080 } })).toMatchObject({ verdict: "allow", policies: [{ kind: "Sidecar", rule: 0 }] });
     const d = ask({ from: "garden/other", to: { svc: "garden/ratings", port: 8081 } });
-    expect(d).toMatchObject({ verdict: "deny", observed: "http-502" });
+    // HTTP, but nothing in scope makes an HTTP listener on 8081: the catch-all TCP chain resets it.
+    expect(d).toMatchObject({ verdict: "deny", observed: "reset" });
     expect(d.reason).toMatch(/egress\[1\] does not import garden\/ratings/);
+    expect(d.notes.join(" ")).toMatch(/no HTTP service on port 8081 is in scope/);
   });
 
   it("`.` in a root-namespace Sidecar means the workload's own namespace", async () => {
