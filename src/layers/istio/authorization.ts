@@ -249,6 +249,16 @@ function readTargetRefs(r: FieldReader, namespace: string, root: string): Policy
   return out;
 }
 
+/**
+ * Adds `line`, the line of `path`, computed on first use: positions cost a second
+ * parse of the document, and only explanations (the deciding rules) need them.
+ */
+export function withLine<T extends object>(obj: T, m: Manifest, path: FieldPath): T & { readonly line: number } {
+  let line: number | undefined;
+  Object.defineProperty(obj, "line", { get: () => (line ??= m.lineOf(path)), enumerable: true });
+  return obj as T & { readonly line: number };
+}
+
 const RULE_KEYS = ["from", "to", "when"];
 
 function readRule(r: FieldReader, index: number, action: AuthzAction): AuthzRule | undefined {
@@ -284,7 +294,7 @@ function readRule(r: FieldReader, index: number, action: AuthzAction): AuthzRule
       r.warn(path, "this DENY rule uses only HTTP attributes: it will deny all traffic to TCP ports under its scope; specify ports explicitly (semantics.md §4.6 r20)");
     }
   }
-  return { index, line: r.manifest.lineOf(path), from, to, when };
+  return withLine({ index, from, to, when }, r.manifest, path);
 }
 
 /** `from` / `to`: absent = any; present must be a non-empty list of `{source}` / `{operation}` items (§4.3 r11). */
@@ -411,7 +421,7 @@ function readSource(r: FieldReader, path: FieldPath, action: AuthzAction): Authz
   if (action === "CUSTOM") {
     for (const f of IDENTITY_FIELDS) if (source[f].length > 0) r.error([...path, f], `${f} is currently not supported with CUSTOM action`);
   }
-  return { source, line: r.manifest.lineOf(path) };
+  return withLine({ source }, r.manifest, path);
 }
 
 function readOperation(r: FieldReader, path: FieldPath): AuthzTo | undefined {
@@ -434,7 +444,7 @@ function readOperation(r: FieldReader, path: FieldPath): AuthzTo | undefined {
       });
     }
   }
-  return { operation, line: r.manifest.lineOf(path) };
+  return withLine({ operation }, r.manifest, path);
 }
 
 /** `when` keys accepted by istiod (`security.ValidateAttribute`, §4.5 r19). */
@@ -507,7 +517,7 @@ function readCondition(r: FieldReader, path: FieldPath, action: AuthzAction): Au
   ) {
     r.error([...path, "key"], `${key} is currently not supported with CUSTOM action`);
   }
-  return { key, values, notValues, line: r.manifest.lineOf(path) };
+  return withLine({ key, values, notValues }, r.manifest, path);
 }
 
 // ===========================================================================

@@ -8,7 +8,7 @@ import { FieldReader, describe } from "../../model/fields.js";
 import type { Labels } from "../../model/selector.js";
 import type { PolicyRef } from "../types.js";
 import type { MtlsMode, PeerAuthentication, PeerAuthnDecision, PortMtls } from "./authz-types.js";
-import { DEFAULT_ROOT_NAMESPACE, readWorkloadSelector, type IstioScanOptions } from "./authorization.js";
+import { DEFAULT_ROOT_NAMESPACE, readWorkloadSelector, withLine, type IstioScanOptions } from "./authorization.js";
 
 export type { MtlsMode, PeerAuthentication, PeerAuthnDecision, PortMtls } from "./authz-types.js";
 
@@ -86,7 +86,7 @@ function readPeerAuthentication(r: FieldReader, root: string): PeerAuthenticatio
           r.error(path, `port must be between 1-65535, got "${key}" (a workload port number, not a name)`);
           continue;
         }
-        portLevelMtls.set(port, { mode: readMode(r, path) ?? "UNSET", line: r.manifest.lineOf(path) });
+        portLevelMtls.set(port, withLine({ mode: readMode(r, path) ?? "UNSET" }, r.manifest, path));
       }
     }
   }
@@ -94,17 +94,11 @@ function readPeerAuthentication(r: FieldReader, root: string): PeerAuthenticatio
     r.warn(["spec", "selector"], `a PeerAuthentication with a selector in the root namespace ${root} is ignored (semantics.md §4.7 r21)`);
   }
   const modePath: FieldPath = ["spec", "mtls", "mode"];
-  return {
-    namespace,
-    name: m.name,
-    selector,
-    mode,
-    modeLine: r.get(modePath) === undefined ? m.source.line : r.manifest.lineOf(modePath),
-    portLevelMtls,
-    createdAt: readTimestamp(r),
-    file: m.source.file,
-    line: m.source.line,
-  };
+  const hasMode = r.get(modePath) !== undefined;
+  let modeLine: number | undefined;
+  const policy = { namespace, name: m.name, selector, mode, portLevelMtls, createdAt: readTimestamp(r), file: m.source.file, line: m.source.line };
+  Object.defineProperty(policy, "modeLine", { get: () => (modeLine ??= hasMode ? m.lineOf(modePath) : m.source.line), enumerable: true });
+  return policy as unknown as PeerAuthentication;
 }
 
 /** A `MutualTLS` mapping: `{mode: UNSET|DISABLE|PERMISSIVE|STRICT}`; undefined when absent or invalid. */

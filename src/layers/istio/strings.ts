@@ -79,8 +79,16 @@ function quoteMeta(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
+const regexCache = new Map<string, RegExp>();
+
 function fullMatch(pattern: string, s: string): boolean {
-  return new RegExp(`^(?:${pattern})$`, "s").test(s);
+  let re = regexCache.get(pattern);
+  if (!re) {
+    re = new RegExp(`^(?:${pattern})$`, "s");
+    if (regexCache.size > 10_000) regexCache.clear();
+    regexCache.set(pattern, re);
+  }
+  return re.test(s);
 }
 
 /** `principals` / `source.principal`: `StringMatcherWithPrefix(v, "spiffe://")` on the peer URI. */
@@ -289,11 +297,17 @@ function removeDotSegments(path: string): string {
   return joined.startsWith("/") || !path.startsWith("/") ? joined : `/${joined}`;
 }
 
+const templateCache = new Map<string, RegExp>();
+
 /** `paths`: a URI template when it has `{*}`/`{**}`, otherwise `StringMatcher(v)` on the path without query. */
 export function pathMatches(v: string, path: string | undefined): boolean {
   if (path === undefined) return false;
   const p = stripQuery(path);
-  if (containsPathTemplate(v)) return pathTemplateRegex(v).test(p);
+  if (containsPathTemplate(v)) {
+    let re = templateCache.get(v);
+    if (!re) templateCache.set(v, (re = pathTemplateRegex(v)));
+    return re.test(p);
+  }
   return envoyStringMatches(v, p);
 }
 

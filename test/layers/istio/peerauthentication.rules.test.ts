@@ -46,9 +46,10 @@ ${spec
 
 const docs = (...d: string[]) => d.join("---\n");
 
-const WEB = { namespace: "prod", labels: { app: "web" } };
+type Destination = { namespace: string; labels: Record<string, string> };
+const WEB: Destination = { namespace: "prod", labels: { app: "web" } };
 
-function decide(text: string, opts: { port?: number; mtls?: boolean; dest?: typeof WEB; ambient?: boolean; root?: string } = {}): PeerAuthnDecision {
+function decide(text: string, opts: { port?: number; mtls?: boolean; dest?: Destination; ambient?: boolean; root?: string } = {}): PeerAuthnDecision {
   return evaluatePeerAuthentication(
     policies(text),
     opts.dest ?? WEB,
