@@ -443,9 +443,18 @@ function ipSetOf(list: string[]): IPSet | "all" {
 
 export class SidecarEgress {
   private readonly domain: string;
+  /** Services by every DNS name that reaches them from anywhere (`name.ns.svc.<domain>`, `name.ns.svc`, `name.ns`). */
+  private readonly byName = new Map<string, Service>();
+  private readonly byShortName = new Map<string, Service>();
+  private readonly byClusterIP = new Map<string, Service>();
 
   constructor(private readonly ctx: SidecarEgressContext) {
     this.domain = ctx.clusterDomain ?? "cluster.local";
+    for (const s of ctx.services) {
+      for (const n of [this.fqdn(s), `${s.name}.${s.namespace}.svc`, `${s.name}.${s.namespace}`]) if (!this.byName.has(n)) this.byName.set(n, s);
+      if (!this.byShortName.has(`${s.namespace}/${s.name}`)) this.byShortName.set(`${s.namespace}/${s.name}`, s);
+      for (const ip of s.clusterIPs) if (!this.byClusterIP.has(ip)) this.byClusterIP.set(ip, s);
+    }
   }
 
   fqdn(s: Service): string {
@@ -745,7 +754,7 @@ export class SidecarEgress {
       return { service: undefined, workload: d.workload, headless, ip, host: undefined, port: d.port, app: undefined, label: `${d.workload.id}${ip ? ` (${ip})` : ""} port ${d.port}`, notes };
     }
     // An external name may be a Service's DNS name, an external IP a Service VIP.
-    const svc = (d.host && this.serviceByName(d.host, clientNs)) || (d.ip && this.ctx.services.find((s) => s.clusterIPs.includes(d.ip!)));
+    const svc = (d.host && this.serviceByName(d.host, clientNs)) || (d.ip && this.byClusterIP.get(d.ip));
     if (svc) {
       notes.push(`${d.host ?? d.ip} is Service ${svc.id}`);
       const sp = svc.ports.find((p) => p.port === d.port);
@@ -757,12 +766,7 @@ export class SidecarEgress {
   /** `name.ns.svc.<domain>`, `name.ns.svc`, `name.ns`, or a short name in the client's namespace. */
   private serviceByName(host: string, clientNs: string): Service | undefined {
     const h = normalizeRequestHost(host);
-    for (const s of this.ctx.services) {
-      const names = [this.fqdn(s), `${s.name}.${s.namespace}.svc`, `${s.name}.${s.namespace}`];
-      if (s.namespace === clientNs) names.push(s.name);
-      if (names.includes(h)) return s;
-    }
-    return undefined;
+    return this.byName.get(h) ?? (h.includes(".") ? undefined : this.byShortName.get(`${clientNs}/${h}`));
   }
 
   /** Istio protocol selection for a Service port: `appProtocol`, else the name prefix (`http-…`, `tls-…`). */

@@ -165,6 +165,11 @@ export function serviceTarget(s: Service): WaypointTarget {
   return { kind: "Service", namespace: s.namespace, name: s.name, labels: metaLabels(s.manifest) };
 }
 
+/** A ServiceEntry's labels bind it like a Service's (ztunnel/waypoints ignore wildcard hosts, §5.7 M14). */
+export function serviceEntryTarget(e: { namespace: string; name: string; labels: Labels }): WaypointTarget {
+  return { kind: "ServiceEntry", namespace: e.namespace, name: e.name, labels: e.labels };
+}
+
 export function workloadTarget(w: Workload): WaypointTarget {
   return { kind: "Pod", namespace: w.namespace, name: w.name, labels: w.labels };
 }

@@ -5,7 +5,8 @@
  * `use-waypoint-namespace` override with allowedRoutes, and which flows traverse it.
  */
 import { describe, expect, it } from "vitest";
-import { scanWaypoints, serviceTarget, waypointForFlow, WaypointIndex, waypointWorkloads, workloadTarget } from "../../../src/layers/istio/waypoint.js";
+import { scanServiceEntries } from "../../../src/layers/istio/serviceentry.js";
+import { scanWaypoints, serviceEntryTarget, serviceTarget, waypointForFlow, WaypointIndex, waypointWorkloads, workloadTarget } from "../../../src/layers/istio/waypoint.js";
 import { buildCluster } from "../../../src/model/build.js";
 import { lineOf, loadYaml } from "../../helpers/cluster.js";
 
@@ -151,6 +152,16 @@ describe("binding a Service or a workload (§5.1 r3)", () => {
     expect(sel.index.forService(sel.svc("app/api")).waypoint?.namespace).toBe("infra");
     const selNo = await setup(docs("\n    allowedRoutes: {namespaces: {from: Selector, selector: {matchLabels: {team: b}}}}"));
     expect(selNo.index.forService(selNo.svc("app/api")).waypoint).toBeNull();
+  });
+
+  it("a ServiceEntry binds by its own labels like a Service", async () => {
+    const se = `apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ext, namespace: app, labels: {istio.io/use-waypoint: egress}}\nspec: {hosts: [api.example.com], ports: [{number: 443, name: tls, protocol: TLS}], resolution: DNS}\n`;
+    const { index } = await setup([NS("app"), WAYPOINT("app", "egress"), se]);
+    const load = await loadYaml(se);
+    const entry = scanServiceEntries(load.manifests).entries[0]!;
+    const b = index.forService(serviceEntryTarget(entry));
+    expect(b.waypoint?.name).toBe("egress");
+    expect(b.decidedBy).toMatchObject({ kind: "ServiceEntry", name: "app/ext" });
   });
 
   it("a waypoint's own Service never gets a waypoint", async () => {
