@@ -32,15 +32,17 @@ export function scanPeerAuthentications(
 ): PeerAuthentication[] {
   const root = options.rootNamespace ?? DEFAULT_ROOT_NAMESPACE;
   const out: PeerAuthentication[] = [];
+  const all: FieldReader[] = [];
   const readers = new Map<PeerAuthentication, FieldReader>();
   for (const m of manifests) {
     if (!isPeerAuthentication(m)) continue;
     const r = new FieldReader(m);
+    all.push(r);
     const policy = readPeerAuthentication(r, root);
     if (policy && !r.hasErrors) {
       out.push(policy);
       readers.set(policy, r);
-    } else diagnostics.push(...r.diagnostics);
+    }
   }
   // Only the oldest namespace-wide policy of a namespace counts (istio `addPeerAuthentication`).
   const byNamespace = new Map<string, PeerAuthentication[]>();
@@ -51,7 +53,7 @@ export function scanPeerAuthentications(
       readers.get(p)!.warn(["metadata", "name"], `ignored: namespace ${p.namespace} already has the namespace-wide PeerAuthentication ${oldest!.name}, and the oldest one wins (${ageRule})`);
     }
   }
-  for (const r of readers.values()) diagnostics.push(...r.diagnostics);
+  for (const r of all) diagnostics.push(...r.diagnostics);
   return out;
 }
 
