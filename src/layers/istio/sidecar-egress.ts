@@ -827,7 +827,7 @@ function dedupe(refs: PolicyRef[]): PolicyRef[] {
   });
 }
 
-/** One call for the integrator: Sidecar resources scanned and an evaluator over the given registry. */
+/** One flow without keeping an evaluator (build a `SidecarEgress` once to ask many). */
 export function evaluateSidecarEgress(ctx: SidecarEgressContext, flow: EgressFlow): SidecarEgressDecision {
   return new SidecarEgress(ctx).evaluate(flow);
 }
