@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { join } from "node:path";
 import jsYaml from "js-yaml";
 import { LineCounter, Parser, parseDocument, isMap, isSeq, type Node as YamlNode } from "yaml";
+import { JsonPositions } from "./json-positions.js";
 import { InputDiagnostic, formatFieldPath, type FieldPath, type LoadOptions, type LoadResult, type Manifest } from "./types.js";
 
 export * from "./types.js";
@@ -56,7 +57,11 @@ function firstContentLine(text: string): number {
 class LazyPositions {
   private root: YamlNode | null | undefined;
   private counter = new LineCounter();
-  constructor(private readonly doc: RawDoc) {}
+  /** The document's first content line; asked for once per object, so it is computed once. */
+  constructor(
+    private readonly doc: RawDoc,
+    private readonly firstLine: number,
+  ) {}
 
   lineOf(path: FieldPath): number {
     if (this.root === undefined) {
@@ -67,7 +72,7 @@ class LazyPositions {
       }
     }
     let node: YamlNode | null | undefined = this.root;
-    let best = this.doc.startLine + firstContentLine(this.doc.text);
+    let best = this.firstLine;
     const lineAt = (n: YamlNode | null | undefined, keyNode?: YamlNode | null): number | undefined => {
       const range = (keyNode ?? n)?.range;
       return range ? this.counter.linePos(range[0]).line + this.doc.startLine - 1 : undefined;
@@ -206,12 +211,15 @@ function typeName(v: unknown): string {
   return Array.isArray(v) ? "a list" : v === null ? "null" : typeof v === "object" ? "a mapping" : `${typeof v} ${JSON.stringify(v)}`;
 }
 
-/** JSON is parsed natively (much faster); what JSON.parse rejects gets the YAML parser's verdict and position. */
-function parseJson(text: string): unknown {
+/**
+ * JSON is parsed natively (much faster) and located by scanning; what JSON.parse rejects
+ * gets the YAML parser's verdict and position.
+ */
+function parseJson(text: string): { value: unknown; native: boolean } {
   try {
-    return JSON.parse(text.replace(/^\uFEFF/, ""));
+    return { value: JSON.parse(text), native: true };
   } catch {
-    return jsYaml.load(text, { json: true });
+    return { value: jsYaml.load(text, { json: true }), native: false };
   }
 }
 
@@ -223,14 +231,18 @@ export function loadText(text: string, file: string): LoadResult {
     diagnostics.push(new InputDiagnostic("error", "binary content (NUL bytes): not a YAML or JSON file", { file, line: 1 }));
     return { manifests, diagnostics };
   }
-  const trimmed = text.replace(/^\uFEFF/, "").trimStart();
-  const json = trimmed.startsWith("{") || trimmed.startsWith("[");
+  text = text.replace(/^\uFEFF/, "");
+  const trimmed = text.trimStart();
+  // JSON is one document; flow-style YAML documents separated by `---` are not JSON.
+  const json = (trimmed.startsWith("{") || trimmed.startsWith("[")) && !/^---(\s|$)/m.test(text);
   const docs: RawDoc[] = json ? [{ text, startLine: 1 }] : splitDocuments(text);
   for (const doc of docs) {
     let value: unknown;
+    let native = false;
     const docLine = doc.startLine + firstContentLine(doc.text);
     try {
-      value = json ? parseJson(doc.text) : jsYaml.load(doc.text, { json: true });
+      if (json) ({ value, native } = parseJson(doc.text));
+      else value = jsYaml.load(doc.text, { json: true });
     } catch (e) {
       const mark = (e as { mark?: { line?: number } }).mark;
       const reason = (e as { reason?: string }).reason ?? (e instanceof Error ? (e.message.split("\n")[0] ?? "") : String(e));
@@ -265,7 +277,7 @@ export function loadText(text: string, file: string): LoadResult {
         continue;
       }
     }
-    const positions = new LazyPositions(doc);
+    const positions = native ? new JsonPositions(doc.text, doc.startLine) : new LazyPositions(doc, docLine);
     /** `list`: the enclosing list, for the items of a typed list (`PodList` items are Pods). */
     const add = (obj: unknown, prefix: FieldPath, list?: { kind: string; apiVersion: string }) => {
       const lineOf = (p: FieldPath) => positions.lineOf([...prefix, ...p]);
@@ -288,18 +300,22 @@ export function loadText(text: string, file: string): LoadResult {
       }
       if (typeof o.kind !== "string" || o.kind === "") {
         const hint = list ? ` (items of kind: ${list.kind} need their own kind)` : "";
-        const message = absent(o.kind) ? `missing kind${hint}` : `expected kind to be a string, got ${typeName(o.kind)}`;
+        const message = absent(o.kind) ? `missing kind${hint}` : `expected a string, got ${typeName(o.kind)}`;
         diagnostics.push(new InputDiagnostic("error", message, { file, line: absent(o.kind) ? line() : lineOf(["kind"]), field: at("kind") }));
         return;
       }
       if (typeof o.apiVersion !== "string" || o.apiVersion === "") {
-        const message = absent(o.apiVersion) ? `missing apiVersion (kind ${o.kind})` : `expected apiVersion to be a string, got ${typeName(o.apiVersion)}`;
+        const message = absent(o.apiVersion) ? `missing apiVersion (kind ${o.kind})` : `expected a string, got ${typeName(o.apiVersion)}`;
         diagnostics.push(new InputDiagnostic("error", message, { file, line: absent(o.apiVersion) ? line() : lineOf(["apiVersion"]), field: at("apiVersion") }));
         return;
       }
       if (o.kind.endsWith("List") && Array.isArray(o.items)) {
         const self = { kind: o.kind, apiVersion: o.apiVersion };
         o.items.forEach((item, i) => add(item, [...prefix, "items", i], self));
+        return;
+      }
+      if (o.kind === "List" && !absent(o.items)) {
+        diagnostics.push(new InputDiagnostic("error", `expected a list, got ${typeName(o.items)}`, { file, line: lineOf(["items"]), field: at("items") }));
         return;
       }
       manifests.push(makeManifest(o, file, line, lineOf));

@@ -55,7 +55,7 @@ export interface LoadResult {
 export interface LoadOptions {
   /** Reads standard input when a path is `-`. */
   readStdin?: () => Promise<string>;
-  /** Files larger than this are rejected with a located error (default 32 MiB). */
+  /** Files (and standard input) larger than this are rejected with a located error (default 32 MiB). */
   maxFileBytes?: number;
 }
 

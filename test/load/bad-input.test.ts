@@ -111,7 +111,7 @@ describe("objects the loader cannot use", () => {
 
   it("a kind that is not a string says what was expected", () => {
     const text = `apiVersion: v1\nkind: [Pod]\nmetadata: {name: x}\n`;
-    expect(messages(loadText(text, "k.yaml"))).toEqual(["k.yaml:2: error: kind: expected kind to be a string, got a list"]);
+    expect(messages(loadText(text, "k.yaml"))).toEqual(["k.yaml:2: error: kind: expected a string, got a list"]);
   });
 
   it("unknown kind: a warning at its kind line, the rest analysed, exit code 0", async () => {

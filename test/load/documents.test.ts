@@ -293,3 +293,61 @@ spec:
     expect(text.split("\n")[21]).toBe("      image: nginx");
   });
 });
+
+describe("odd lists", () => {
+  it("a `kind: List` whose items is not a list is a located error; an empty or null items is no objects", () => {
+    const text = `apiVersion: v1\nkind: List\nitems:\n  name: x\n---\napiVersion: v1\nkind: List\nitems: []\n---\napiVersion: v1\nkind: PodList\nitems: null\n`;
+    const r = loadText(text, "l.yaml");
+    expect(messages(r)).toEqual(["l.yaml:3: error: items: expected a list, got a mapping"]);
+  });
+
+  it("a byte order mark before a document marker is ignored", () => {
+    const text = `\uFEFF---\n${POD("a")}`;
+    const r = loadText(text, "bom.yaml");
+    expect(messages(r)).toEqual([]);
+    expect(summary(r)).toEqual(["Pod default/a @2"]);
+  });
+});
+
+describe("flow-style YAML streams", () => {
+  it("documents in JSON-like flow style separated by `---` are read one by one", () => {
+    const text = `{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a"}}\n---\n{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "b"}}\n`;
+    const r = loadText(text, "stream.yaml");
+    expect(messages(r)).toEqual([]);
+    expect(summary(r)).toEqual(["Pod -/a @1", "Pod -/b @3"]);
+  });
+});
+
+describe("large lists", () => {
+  const items = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: `p${i}`, namespace: "ns", labels: { app: `a${i % 50}` } },
+      spec: { containers: [{ name: "c", image: "i", ports: [{ containerPort: 80 }] }] },
+    }));
+
+  it("every item's line of a 20,000-item JSON List (`kubectl get -o json`), without a syntax tree", () => {
+    const text = JSON.stringify({ apiVersion: "v1", kind: "List", items: items(20_000) }, null, 2);
+    const t0 = performance.now();
+    const r = loadText(text, "big.json");
+    const lines = r.manifests.map((m) => m.source.line);
+    const ms = performance.now() - t0;
+    expect(r.manifests).toHaveLength(20_000);
+    expect(lines[19_999]).toBe(lineOfText(text, '"name": "p19999"') - 4);
+    expect(r.manifests[19_999]!.lineOf(["spec", "containers", 0, "ports", 0, "containerPort"])).toBe(lineOfText(text, '"name": "p19999"') + 13);
+    expect(ms).toBeLessThan(3000);
+  });
+
+  it("every item's line of a 5,000-item YAML List without rescanning the document per item", () => {
+    const body = items(5_000)
+      .map((o) => `- apiVersion: v1\n  kind: Pod\n  metadata: {name: ${o.metadata.name}, namespace: ns}\n  spec:\n    containers: [{name: c, image: i}]\n`)
+      .join("");
+    const text = `apiVersion: v1\nkind: List\nitems:\n${body}`;
+    const t0 = performance.now();
+    const r = loadText(text, "big.yaml");
+    const lines = r.manifests.map((m) => m.source.line);
+    expect(lines[4_999]).toBe(4 + 5 * 4_999);
+    expect(performance.now() - t0).toBeLessThan(5000);
+  });
+});
