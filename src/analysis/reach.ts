@@ -10,6 +10,10 @@ export interface ReachRequest {
   to: string;
   port?: string;
   protocol?: string;
+  /** HTTP attributes for the L7 layers (Istio AuthorizationPolicy at sidecars and waypoints). */
+  method?: string;
+  path?: string;
+  host?: string;
 }
 
 export interface BlockedBy {
@@ -67,7 +71,12 @@ export function reach(scenario: Scenario, req: ReachRequest): ReachResult {
     flowTarget = target;
   }
 
-  const paths = traceFlow(scenario, source, flowTarget, { port, protocol });
+  const http = {
+    ...(req.method !== undefined ? { method: req.method } : {}),
+    ...(req.path !== undefined ? { path: req.path } : {}),
+    ...(req.host !== undefined ? { host: req.host } : {}),
+  };
+  const paths = traceFlow(scenario, source, flowTarget, { port, protocol }, http);
   const denied = paths.find((p) => p.verdict === "denied");
   const blocked = denied?.blocked ?? null;
   const assumptions = [
@@ -82,7 +91,7 @@ export function reach(scenario: Scenario, req: ReachRequest): ReachResult {
     blockedBy:
       blocked && denied
         ? {
-            layer: blocked.enforcer,
+            layer: layerOf(blocked),
             direction: blocked.direction,
             workload: blocked.at,
             port: blocked.wire.port,
@@ -95,6 +104,12 @@ export function reach(scenario: Scenario, req: ReachRequest): ReachResult {
     hops: paths.flatMap((p) => p.hops),
     assumptions,
   };
+}
+
+/** Only policy hops deny, and their enforcer is the policy layer. */
+function layerOf(hop: Hop): LayerId {
+  if (hop.step === "tunnel") throw new Error(`a tunnel hop at ${hop.at} cannot deny`);
+  return hop.enforcer as LayerId;
 }
 
 function profileAssumptions(scenario: Scenario, hops: Hop[]): string[] {

@@ -4,12 +4,17 @@ import { defaultProfile, type ClusterProfile, type CniName } from "../model/prof
 import type { Cluster } from "../model/types.js";
 import { cniPlugins, IGNORED_KINDS, PENDING_KINDS } from "../layers/registry.js";
 import type { CniLayer } from "../layers/types.js";
+import { buildIstioMesh, isIstioPolicyManifest, type IstioMesh } from "../layers/istio/index.js";
 
 /** Everything one analysis needs: the cluster, the profile and the built layers. */
 export interface Scenario {
   cluster: Cluster;
   profile: ClusterProfile;
   layers: readonly CniLayer[];
+  /** Node addresses the input gives (Node objects, pods' status.hostIP), for traffic SNATed to a node. */
+  nodeAddresses: readonly string[];
+  /** The Istio mesh, when the input shows one. */
+  mesh?: IstioMesh;
   diagnostics: readonly InputDiagnostic[];
   /** Facts the output states: assumed namespaces, detected CNI, kinds not evaluated. */
   notes: readonly string[];
@@ -41,6 +46,7 @@ export function buildScenario(load: LoadResult, options: ScenarioOptions = {}): 
     const owner = perPlugin.find((p) => p.plugin.consumes(m));
     if (owner) owner.manifests.push(m);
     else if (CLUSTER_KINDS.has(m.kind)) clusterManifests.push(m);
+    else if (isIstioPolicyManifest(m)) continue;
     else if (PENDING_KINDS.has(m.kind)) pending.set(m.kind, (pending.get(m.kind) ?? 0) + 1);
     else if (!IGNORED_KINDS.has(m.kind) && !m.kind.endsWith("List")) {
       diagnostics.push(
@@ -56,12 +62,42 @@ export function buildScenario(load: LoadResult, options: ScenarioOptions = {}): 
   diagnostics.push(...built.diagnostics);
   notes.push(...built.notes);
 
+  // Istio: the mesh model, and the waypoint deployments istiod would create.
+  let cluster = built.cluster;
+  let mesh: IstioMesh | undefined;
+  const istio = buildIstioMesh(manifests, cluster);
+  if (istio.mesh.detection.present) {
+    mesh = istio.mesh;
+    diagnostics.push(...istio.diagnostics);
+    notes.push(...istio.notes);
+    if (istio.addedWorkloads.length > 0) cluster = { ...cluster, workloads: [...cluster.workloads, ...istio.addedWorkloads] };
+  }
+
   const layers = perPlugin.map(({ plugin, manifests: own }) => {
-    const { layer, diagnostics: d } = plugin.build(own, built.cluster, profile);
+    const { layer, diagnostics: d } = plugin.build(own, cluster, profile);
     diagnostics.push(...d);
     return layer;
   });
-  return { cluster: built.cluster, profile, layers, diagnostics, notes };
+  return { cluster, profile, layers, diagnostics, notes, nodeAddresses: nodeAddresses(manifests, cluster), ...(mesh ? { mesh } : {}) };
+}
+
+/** InternalIP (then ExternalIP) of Node objects, then the hostIPs of pods, without repeats. */
+function nodeAddresses(manifests: readonly Manifest[], cluster: Cluster): string[] {
+  const out = new Set<string>();
+  for (const m of manifests) {
+    if (m.kind !== "Node") continue;
+    const addresses = (m.raw.status as { addresses?: unknown } | undefined)?.addresses;
+    if (!Array.isArray(addresses)) continue;
+    for (const type of ["InternalIP", "ExternalIP"]) {
+      for (const a of addresses) {
+        if (a && typeof a === "object" && (a as { type?: unknown }).type === type && typeof (a as { address?: unknown }).address === "string") {
+          out.add((a as { address: string }).address);
+        }
+      }
+    }
+  }
+  for (const w of cluster.workloads) for (const ip of w.hostIPs) out.add(ip);
+  return [...out];
 }
 
 export function hasErrors(s: Scenario): boolean {

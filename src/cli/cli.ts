@@ -118,13 +118,16 @@ export async function run(argv: string[], io: CliIO = defaultIO): Promise<number
       .option("--path <path>", "HTTP path (used by L7 layers)")
       .option("--host <host>", "HTTP host (used by L7 layers)")
       .addOption(new Option("-o, --output <format>", "output format").choices(["text", "json"]).default("text")),
-  ).action(async (from: string, to: string, opts: InputFlags & { port?: string; protocol?: string; output: "text" | "json" }) => {
+  ).action(async (from: string, to: string, opts: InputFlags & { port?: string; protocol?: string; method?: string; path?: string; host?: string; output: "text" | "json" }) => {
     const scenario = await scenarioFrom(opts, io);
     const result = reach(scenario, {
       from,
       to,
       ...(opts.port !== undefined ? { port: opts.port } : {}),
       ...(opts.protocol !== undefined ? { protocol: opts.protocol } : {}),
+      ...(opts.method !== undefined ? { method: opts.method } : {}),
+      ...(opts.path !== undefined ? { path: opts.path } : {}),
+      ...(opts.host !== undefined ? { host: opts.host } : {}),
     });
     io.stdout(`${opts.output === "json" ? formatReachJson(result) : formatReachText(result)}\n`);
     exitCode = hasErrors(scenario) ? EXIT.usage : result.verdict === "allowed" ? EXIT.allowed : EXIT.denied;

@@ -40,6 +40,6 @@ export const IGNORED_KINDS = new Set([
 export const PENDING_KINDS = new Set([
   "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy",
   "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy",
-  "AuthorizationPolicy", "PeerAuthentication", "Sidecar", "ServiceEntry", "Gateway", "VirtualService",
+  "VirtualService", "Gateway", "GatewayClass",
   "DestinationRule", "WorkloadEntry", "Telemetry", "EnvoyFilter", "RequestAuthentication", "HTTPRoute",
 ]);

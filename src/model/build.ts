@@ -268,6 +268,7 @@ function readService(r: FieldReader): Service | undefined {
     if (!isProtocol(protocol)) return void r.error([...p, "protocol"], `unknown protocol ${describe(protocol)} (expected TCP, UDP or SCTP)`);
     if (port < 1 || port > 65535) return void r.error([...p, "port"], `port ${port} is out of range 1-65535`);
     const name = r.string([...p, "name"]);
+    const appProtocol = r.string([...p, "appProtocol"]);
     const nodePort = r.integer([...p, "nodePort"]);
     // SetDefaults_Service: an absent, 0 or "" targetPort is the port itself.
     const rawTarget = r.get([...p, "targetPort"]);
@@ -280,6 +281,7 @@ function readService(r: FieldReader): Service | undefined {
       protocol: protocol as Protocol,
       targetPort,
       ...(name ? { name } : {}),
+      ...(appProtocol ? { appProtocol } : {}),
       ...(nodePort !== undefined ? { nodePort } : {}),
     });
   });

@@ -62,6 +62,8 @@ export interface ServicePort {
   /** A number, or a container port name resolved per backend pod. */
   targetPort: number | string;
   protocol: Protocol;
+  /** `appProtocol` (`http`, `kubernetes.io/h2c`, …): how Istio reads the port when set. */
+  appProtocol?: string;
   nodePort?: number;
 }
 

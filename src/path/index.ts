@@ -1,161 +1,117 @@
+/**
+ * The wire path of one flow: what packets cross the network after Service
+ * DNAT, mesh redirection and SNAT, and every enforcement point on the way
+ * (design.md, "The model"; semantics.md §8). Layers never see each other;
+ * this module composes them.
+ */
 import type { Scenario } from "../analysis/scenario.js";
-import { LabelSelector } from "../model/selector.js";
+import { AMBIENT_PROBE_SOURCE, HBONE_PORT, type MeshMode } from "../layers/istio/index.js";
+import type { EgressDestination } from "../layers/istio/sidecar-egress.js";
+import type { CniLayer, Peer, WireConn } from "../layers/types.js";
 import type { Service, ServicePort, Workload } from "../model/types.js";
-import type { CniLayer, Decision, Direction, LayerId, Peer, PolicyRef, WireConn } from "../layers/types.js";
-import { ConnSet, IPSet, parseIP, type Protocol } from "../sets/index.js";
+import { ConnSet } from "../sets/index.js";
+import { cniHops, dnsEgressHops, nodePeer, runsOnlyOn, sameIP } from "./cni.js";
+import {
+  carriesIdentity,
+  destinationMeshHops,
+  httpAttributes,
+  meshEgressHop,
+  meshModeOf,
+  proxyOf,
+  tunnelHop,
+  usesHbone,
+  waypointAuthorizationHop,
+  waypointFor,
+  type MeshPeer,
+} from "./mesh.js";
+import { isExternallyReachable, noBackendReason, serviceBackends, serviceDenied, serviceHop } from "./service.js";
+import type { FlowSource, FlowTarget, Hop, HttpRequest, MeshProxy, Observed, Wire, WirePath } from "./types.js";
 
-/** Where a flow starts. `ip`: one pod's address, when the user gave it. */
-export type FlowSource =
-  | { kind: "workload"; workload: Workload; ip?: string }
-  /** The kubelet on the destination's node (health probes). */
-  | { kind: "kubelet" }
-  /** A node, by its address: node traffic (local to the pods that run on it). */
-  | { kind: "node"; ip: string }
-  | { kind: "external"; ip: string };
-
-/** Where a flow goes. An external endpoint has an address or a DNS name. */
-export type FlowTarget =
-  | { kind: "workload"; workload: Workload; ip?: string }
-  | { kind: "service"; service: Service; port: ServicePort }
-  | { kind: "node"; ip: string }
-  | { kind: "external"; ip?: string; host?: string };
-
-export interface Wire {
-  srcIP: string | null;
-  /** Null when unknown (a DNS name, a pod without status.podIP). */
-  dstIP: string | null;
-  /** The DNS name the client dials, when the destination is one (its address is unknown offline). */
-  dstHost?: string;
-  port: number;
-  protocol: Protocol;
-}
-
-/** One enforcement point on the way, with what it decided. */
-export interface Hop {
-  step: "service" | "egress" | "ingress";
-  enforcer: LayerId;
-  direction: Direction | null;
-  /** The enforcing endpoint: the client for egress, the server for ingress, the Service. */
-  at: string;
-  verdict: "allow" | "deny";
-  wire: Wire;
-  policies: PolicyRef[];
-  reason: string;
-  misses: string[];
-}
-
-export type Observed = "timeout" | "reset" | "http-403" | "http-502";
-
-export interface WirePath {
-  verdict: "allowed" | "denied";
-  hops: Hop[];
-  /** The first hop that denies. */
-  blocked: Hop | null;
-  observed: Observed | null;
-  assumptions: string[];
-}
+export type { FlowSource, FlowTarget, Hop, HopStep, HttpRequest, MeshProxy, Observed, Wire, WirePath } from "./types.js";
+export { describeAddresses } from "./cni.js";
+export { resolveTargetPort, serviceBackends } from "./service.js";
 
 const firstIP = (w: Workload): string | null => w.ips[0] ?? null;
 
 /**
- * Follows one flow through every enforcement point on its wire path and asks
- * each layer. Service DNAT happens first, so policies see the backend pod and
- * its targetPort (semantics.md §1.7).
+ * Follows one flow through every enforcement point on its wire path. Service
+ * DNAT happens first, so policies see the backend pod and its targetPort
+ * (semantics.md §1.7); a Service gives one path per backend workload.
  */
-export function traceFlow(scenario: Scenario, source: FlowSource, target: FlowTarget, conn: WireConn): WirePath[] {
-  if (target.kind !== "service") return [tracePodFlow(scenario, source, target, conn, [])];
+export function traceFlow(scenario: Scenario, source: FlowSource, target: FlowTarget, conn: WireConn, http?: HttpRequest): WirePath[] {
+  if (target.kind !== "service") return [tracePodFlow(scenario, source, target, conn, [], { ...(http ? { http } : {}) })];
   const { service, port } = target;
   const backends = serviceBackends(scenario, service);
   const serviceWire: Wire = { srcIP: srcIPOf(source), dstIP: service.clusterIPs[0] ?? null, port: port.port, protocol: port.protocol };
-  if (backends.length === 0) {
-    const reason = service.selector
-      ? `no workload in namespace ${service.namespace} matches the selector {${LabelSelector.fromLabels(service.selector)}} of Service ${service.id}`
-      : `Service ${service.id} has no selector: its endpoints are managed outside the manifests`;
-    return [serviceDenied(service, serviceWire, reason)];
-  }
+  if (backends.length === 0) return [serviceDenied(service, serviceWire, noBackendReason(service))];
+  const from = externalThroughService(source, service, scenario.nodeAddresses);
   const paths: WirePath[] = [];
   for (const backend of backends) {
-    const targetPort = resolveTargetPort(port, backend);
+    const targetPort = resolveTargetPortOf(port, backend);
     if (targetPort === undefined) {
-      const reason = `targetPort "${port.targetPort}" of Service ${service.id} names no ${port.protocol} container port of ${backend.id}`;
-      paths.push(serviceDenied(service, serviceWire, reason));
+      paths.push(serviceDenied(service, serviceWire, `targetPort "${port.targetPort}" of Service ${service.id} names no ${port.protocol} container port of ${backend.id}`));
       continue;
     }
-    const svcHop: Hop = {
-      step: "service",
-      enforcer: "service",
-      direction: null,
-      at: service.id,
-      verdict: "allow",
-      wire: serviceWire,
-      policies: [],
-      reason: `${service.id}:${port.port} → ${backend.id}:${targetPort} (DNAT to the backend pod; policies see the pod and its targetPort)`,
-      misses: [],
-    };
-    paths.push(tracePodFlow(scenario, source, { kind: "workload", workload: backend }, { protocol: port.protocol, port: targetPort }, [svcHop]));
+    const svc = serviceHop(service, port, backend, targetPort, serviceWire);
+    const path = tracePodFlow(scenario, from.source, { kind: "workload", workload: backend }, { protocol: port.protocol, port: targetPort }, [svc], {
+      service,
+      servicePort: port,
+      ...(http ? { http } : {}),
+    });
+    path.assumptions.unshift(...from.assumptions);
+    paths.push(path);
   }
   return paths;
 }
 
-/** A flow the Service itself cannot deliver: the client's connection is refused. */
-function serviceDenied(service: Service, wire: Wire, reason: string): WirePath {
-  const hop: Hop = {
-    step: "service",
-    enforcer: "service",
-    direction: null,
-    at: service.id,
-    verdict: "deny",
-    wire,
-    policies: [{ kind: "Service", namespace: service.namespace, name: service.name, rule: null, file: service.source.file, line: service.source.line }],
-    reason,
-    misses: [],
-  };
-  return { verdict: "denied", hops: [hop], blocked: hop, observed: "reset", assumptions: [] };
-}
-
-export function serviceBackends(scenario: Scenario, service: Service): Workload[] {
-  const sel = service.selector;
-  if (!sel || Object.keys(sel).length === 0) return [];
-  const selector = LabelSelector.fromLabels(sel);
-  return scenario.cluster.workloads.filter((w) => w.namespace === service.namespace && selector.matches(w.labels));
-}
-
-/** The container port a Service port sends to on one backend; undefined when a name does not resolve. */
-export function resolveTargetPort(port: ServicePort, backend: Workload): number | undefined {
+function resolveTargetPortOf(port: ServicePort, backend: Workload): number | undefined {
   if (typeof port.targetPort === "number") return port.targetPort;
   return backend.ports.find((p) => p.name === port.targetPort && p.protocol === port.protocol)?.port;
 }
 
+/**
+ * An outside client through a NodePort or LoadBalancer Service: with
+ * externalTrafficPolicy Cluster the pod sees a node address (SNAT), with Local
+ * the client's own (semantics.md §6 r3).
+ */
+function externalThroughService(source: FlowSource, service: Service, nodeAddresses: readonly string[]): { source: FlowSource; assumptions: string[] } {
+  if (source.kind !== "external" || !isExternallyReachable(service)) return { source, assumptions: [] };
+  if (service.externalTrafficPolicy === "Local") {
+    return {
+      source,
+      assumptions: [`Service ${service.id} has externalTrafficPolicy Local: the pods see the client's address ${source.ip}`],
+    };
+  }
+  const nodeIP = nodeAddresses[0] ?? null;
+  return {
+    source: { ...source, snat: { nodeIP } },
+    assumptions: [
+      `Service ${service.id} has externalTrafficPolicy Cluster: the client's address ${source.ip} is replaced by a node address (SNAT)${
+        nodeIP ? `, evaluated as node ${nodeIP}${nodeAddresses.length > 1 ? ` (of ${nodeAddresses.length} node addresses in the input)` : ""}` : " that the input does not give"
+      }, so policies on the client's address do not see it; set externalTrafficPolicy: Local to keep it`,
+    ],
+  };
+}
+
 function srcIPOf(source: FlowSource): string | null {
   if (source.kind === "workload") return source.ip ?? firstIP(source.workload);
-  if (source.kind === "external" || source.kind === "node") return source.ip;
+  if (source.kind === "external") return source.snat ? source.snat.nodeIP : source.ip;
+  if (source.kind === "node") return source.ip;
   return null;
 }
 
-function sameIP(a: string, b: string): boolean {
-  const x = parseIP(a);
-  const y = parseIP(b);
-  return !!x && !!y && x.family === y.family && x.value === y.value;
+/** One network leg: from an endpoint to a pod, carrying `conn` on the wire. */
+interface Leg {
+  from: FlowSource;
+  to: Workload;
+  toIP: string | null;
+  conn: WireConn;
 }
 
-/** Whether every pod of `w` is known to run on the node with address `ip`. */
-function runsOnlyOn(w: Workload, ip: string): boolean {
-  return w.hostIPs.length > 0 && w.hostIPs.every((h) => sameIP(h, ip));
-}
-
-/**
- * Traffic from a node's address to `w`: local node traffic when every pod of `w`
- * runs on that node (status.hostIP), so NetworkPolicy always admits it (§1.6 r27).
- * When only some do, the answer is for the others and an assumption says so.
- */
-function nodePeer(ip: string, w: Workload, assumptions: string[]): Peer {
-  const local = runsOnlyOn(w, ip);
-  if (!local && w.hostIPs.some((h) => sameIP(h, ip))) {
-    assumptions.push(
-      `some pods of ${w.id} run on node ${ip} and always accept its traffic (local node); the answer is for its pods on other nodes (${w.hostIPs.filter((h) => !sameIP(h, ip)).join(", ")})`,
-    );
-  }
-  return { kind: "node", local, ip };
+interface PodFlowContext {
+  service?: Service;
+  servicePort?: ServicePort;
+  http?: HttpRequest;
 }
 
 function tracePodFlow(
@@ -164,44 +120,157 @@ function tracePodFlow(
   target: Exclude<FlowTarget, { kind: "service" }>,
   conn: WireConn,
   prefix: Hop[],
+  ctx: PodFlowContext,
 ): WirePath {
   const hops = [...prefix];
   const assumptions: string[] = [];
+  const layers = scenario.layers;
+  const srcW = source.kind === "workload" ? source.workload : undefined;
   const dstIP = target.kind === "workload" ? (target.ip ?? firstIP(target.workload)) : (target.ip ?? null);
   let srcIP = srcIPOf(source);
   if (source.kind === "kubelet" && target.kind === "workload") srcIP = target.workload.hostIPs[0] ?? null;
   const host = target.kind === "external" && target.host && !target.ip ? target.host : undefined;
   const wire: Wire = { srcIP, dstIP, ...(host ? { dstHost: host } : {}), port: conn.port, protocol: conn.protocol };
 
-  if (source.kind === "workload" && target.kind === "workload" && isSelfTraffic(source.workload, target.workload, source.ip, target.ip)) {
-    return { verdict: "allowed", hops, blocked: null, observed: null, assumptions: ["a pod reaching its own IP never leaves it: no policy applies"] };
+  if (srcW && target.kind === "workload" && isSelfTraffic(srcW, target.workload, source.kind === "workload" ? source.ip : undefined, target.ip)) {
+    return finish(hops, ["a pod reaching its own IP never leaves it: no policy applies"]);
   }
-  if (source.kind === "workload") {
-    if (host) {
-      const dns = dnsEgressHops(scenario.layers, source.workload, host, conn, wire);
-      hops.push(...dns.hops);
-      assumptions.push(...dns.assumptions);
-    } else {
-      const peer: Peer =
-        target.kind === "workload"
-          ? { kind: "workload", workload: target.workload, ...(target.ip ? { ip: target.ip } : {}) }
-          : target.kind === "node"
-            ? { kind: "node", local: runsOnlyOn(source.workload, target.ip), ip: target.ip }
-            : { kind: "external", ip: target.ip! };
-      hops.push(...cniHops(scenario.layers, source.workload, "egress", peer, conn, wire));
+
+  const srcMode: MeshMode = srcW ? meshModeOf(scenario, srcW) : "none";
+  const dstW = target.kind === "workload" ? target.workload : undefined;
+  const dstMode: MeshMode = dstW ? meshModeOf(scenario, dstW) : "none";
+  const http = dstW ? httpAttributes(ctx.http, ctx.servicePort, ctx.service, dstW, dstMode, conn.port, assumptions) : undefined;
+
+  // 1. The client's sidecar decides whether it forwards the request at all.
+  if (srcW && srcMode === "sidecar" && scenario.mesh) {
+    const destination: EgressDestination = ctx.service
+      ? { kind: "service", service: ctx.service, port: ctx.servicePort!.port }
+      : dstW
+        ? { kind: "workload", workload: dstW, ...(dstIP ? { ip: dstIP } : {}), port: conn.port }
+        : { kind: "external", ...(egressHost(ctx.http, host) ? { host: egressHost(ctx.http, host)! } : {}), ...(dstIP ? { ip: dstIP } : {}), port: conn.port };
+    // The sidecar sees what the client dials: the Service port, not the targetPort.
+    const dialed: Wire = ctx.servicePort ? { ...wire, dstIP: ctx.service!.clusterIPs[0] ?? null, port: ctx.servicePort.port } : wire;
+    const controlPlane = dstW && isControlPlaneConnection(dstW, conn);
+    if (controlPlane) assumptions.push(`${dstW.id}:${conn.port} is the Istio control plane: the proxy's own connection to it is not captured, so the Sidecar's egress scope does not apply`);
+    // Towards an outside host, HTTP is what --method/--path/--host say, or what port 80 conventionally carries.
+    const externalHttp = !dstW && (hasHttpFlags(ctx.http) || (conn.protocol === "TCP" && conn.port === 80));
+    if (externalHttp && !hasHttpFlags(ctx.http)) assumptions.push(`port 80 of an outside host: the client is assumed to speak plain HTTP`);
+    const speaksHttp = http !== undefined || externalHttp;
+    const hop = controlPlane ? null : meshEgressHop(scenario.mesh, srcW, destination, conn.protocol, dialed, speaksHttp);
+    if (hop) hops.push(hop);
+  }
+
+  // 2. Destinations that are not pods: only the client's egress applies.
+  if (!dstW) {
+    if (srcW) {
+      if (host) {
+        const dns = dnsEgressHops(layers, srcW, host, conn, wire);
+        hops.push(...dns.hops);
+        assumptions.push(...dns.assumptions);
+      } else {
+        const peer: Peer =
+          target.kind === "node" ? { kind: "node", local: runsOnlyOn(srcW, target.ip), ip: target.ip } : { kind: "external", ip: target.ip! };
+        hops.push(...cniHops(layers, srcW, "egress", peer, conn, wire));
+      }
     }
+    return finish(hops, assumptions);
   }
-  if (target.kind === "workload") {
-    const peer: Peer =
-      source.kind === "workload"
-        ? { kind: "workload", workload: source.workload, ...(source.ip ? { ip: source.ip } : {}) }
-        : source.kind === "kubelet"
-          ? { kind: "node", local: true, ...(srcIP ? { ip: srcIP } : {}) }
-          : source.kind === "node"
-            ? nodePeer(source.ip, target.workload, assumptions)
-            : { kind: "external", ip: source.ip };
-    hops.push(...cniHops(scenario.layers, target.workload, "ingress", peer, conn, wire));
+
+  // 3. A pod destination: one leg, or two through a waypoint.
+  const waypoint = srcW && conn.protocol === "TCP" ? waypointFor(scenario, srcMode, { ...(ctx.service ? { service: ctx.service } : {}), workload: dstW }, assumptions) : null;
+  const client: MeshPeer = { workload: srcW ?? null, ip: srcIP ?? undefined, mtls: carriesIdentity(srcMode, dstMode, conn.protocol) };
+  if (waypoint) {
+    const toWaypoint: Leg = { from: source, to: waypoint.pod, toIP: firstIP(waypoint.pod), conn: { protocol: "TCP", port: HBONE_PORT } };
+    hops.push(...legHops(scenario, toWaypoint, proxyOf(srcMode), "waypoint", conn.port, assumptions));
+    hops.push(
+      waypointAuthorizationHop(scenario, waypoint.waypoint, waypoint.pod, ctx.service, { ...client, mtls: true }, dstW, conn.port, http, legWire(toWaypoint, srcIP), assumptions),
+    );
+    const onward: Leg = {
+      from: { kind: "workload", workload: waypoint.pod },
+      to: dstW,
+      toIP: dstIP,
+      conn: dstMode === "none" ? conn : { protocol: "TCP", port: HBONE_PORT },
+    };
+    hops.push(...legHops(scenario, onward, "waypoint", "pod", conn.port, assumptions));
+    // The destination sees the waypoint as its client (§5.4 r15).
+    const viaWaypoint: MeshPeer = { workload: waypoint.pod, ip: firstIP(waypoint.pod) ?? undefined, mtls: dstMode !== "none" };
+    hops.push(...destinationMeshHops(scenario, dstW, dstMode, viaWaypoint, conn.port, conn.protocol, http, legWire(onward, firstIP(waypoint.pod)), assumptions));
+    return finish(hops, assumptions);
   }
+
+  const hbone = usesHbone(srcMode, dstMode, conn.protocol);
+  const leg: Leg = { from: source, to: dstW, toIP: dstIP, conn: hbone ? { protocol: "TCP", port: HBONE_PORT } : conn };
+  hops.push(...legHops(scenario, leg, proxyOf(srcMode), "pod", conn.port, assumptions));
+  if (source.kind === "kubelet") {
+    if (dstMode !== "none") assumptions.push(`kubelet probes bypass the ${dstMode === "sidecar" ? "sidecar (rewritten to the pilot-agent port 15020)" : "ztunnel"}: no PeerAuthentication or AuthorizationPolicy applies to them`);
+    return finish(hops, assumptions);
+  }
+  hops.push(...destinationMeshHops(scenario, dstW, dstMode, client, conn.port, conn.protocol, http, wire, assumptions));
+  return finish(hops, assumptions);
+}
+
+function hasHttpFlags(http: HttpRequest | undefined): boolean {
+  return !!http && (http.method !== undefined || http.path !== undefined || http.host !== undefined);
+}
+
+/** The name the sidecar routes an external request by: the HTTP Host (without port) when given, else the DNS name dialed. */
+function egressHost(http: HttpRequest | undefined, dialed: string | undefined): string | undefined {
+  const h = http?.host?.replace(/:\d+$/, "");
+  return h || dialed;
+}
+
+/** istiod's xDS, CA and webhook ports: what a proxy itself connects to, from the uncaptured proxy user. */
+const CONTROL_PLANE_PORTS = new Set([15010, 15012, 15014, 15017]);
+
+function isControlPlaneConnection(dst: Workload, conn: WireConn): boolean {
+  const app = dst.labels["app"] ?? dst.labels["istio"];
+  return conn.protocol === "TCP" && CONTROL_PLANE_PORTS.has(conn.port) && (app === "istiod" || app === "pilot");
+}
+
+function legWire(leg: Leg, srcIP: string | null): Wire {
+  return { srcIP, dstIP: leg.toIP, port: leg.conn.port, protocol: leg.conn.protocol };
+}
+
+/**
+ * The CNI at both ends of one leg, on what the leg carries. A leg to 15008 is
+ * announced by a tunnel hop. kubelet probes to an ambient pod arrive from
+ * 169.254.7.127, not from the node (§5.3).
+ */
+function legHops(scenario: Scenario, leg: Leg, proxy: MeshProxy | null, toWhat: "waypoint" | "pod", appPort: number, assumptions: string[]): Hop[] {
+  const hops: Hop[] = [];
+  const layers = scenario.layers;
+  const src = leg.from;
+  const dstMode = meshModeOf(scenario, leg.to);
+  let srcIP = srcIPOf(src);
+  let ingressPeer: Peer;
+  if (src.kind === "workload") ingressPeer = { kind: "workload", workload: src.workload, ...(src.ip ? { ip: src.ip } : {}) };
+  else if (src.kind === "kubelet") {
+    if (dstMode === "ambient") {
+      srcIP = AMBIENT_PROBE_SOURCE;
+      ingressPeer = { kind: "external", ip: AMBIENT_PROBE_SOURCE };
+      assumptions.push(
+        `${leg.to.id} is in the ambient mesh: kubelet probes reach it from ${AMBIENT_PROBE_SOURCE} (SNAT by istio-cni), not from the node, so an ingress-isolating NetworkPolicy must allow ipBlock ${AMBIENT_PROBE_SOURCE}/32`,
+      );
+    } else {
+      srcIP = leg.to.hostIPs[0] ?? null;
+      ingressPeer = { kind: "node", local: true, ...(srcIP ? { ip: srcIP } : {}) };
+    }
+  } else if (src.kind === "node") ingressPeer = nodePeer(src.ip, leg.to, assumptions);
+  else if (src.snat) ingressPeer = { kind: "node", local: false, ...(src.snat.nodeIP ? { ip: src.snat.nodeIP } : {}) };
+  else ingressPeer = { kind: "external", ip: src.ip };
+
+  const wire: Wire = { srcIP, dstIP: leg.toIP, port: leg.conn.port, protocol: leg.conn.protocol };
+  if (proxy && leg.conn.port === HBONE_PORT && leg.conn.protocol === "TCP" && src.kind === "workload" && appPort !== HBONE_PORT) {
+    hops.push(tunnelHop(src.workload.id, proxy, leg.to, toWhat, wire, appPort));
+  }
+  if (src.kind === "workload") {
+    hops.push(...cniHops(layers, src.workload, "egress", { kind: "workload", workload: leg.to, ...(leg.toIP && leg.toIP !== firstIP(leg.to) ? { ip: leg.toIP } : {}) }, leg.conn, wire));
+  }
+  hops.push(...cniHops(layers, leg.to, "ingress", ingressPeer, leg.conn, wire));
+  return hops;
+}
+
+function finish(hops: Hop[], assumptions: string[]): WirePath {
   const blocked = hops.find((h) => h.verdict === "deny") ?? null;
   return {
     verdict: blocked ? "denied" : "allowed",
@@ -212,182 +281,8 @@ function tracePodFlow(
   };
 }
 
-/** Addresses for examples in explanations, when nothing in the policies covers them. */
-const DOCUMENTATION_IPS = ["192.0.2.1", "198.51.100.1", "203.0.113.1", "2001:db8::1"];
-
-/** The lowest address of a non-empty set. */
-function firstAddress(ips: IPSet): string {
-  return ips.toRanges()[0]!.split("-")[0]!;
-}
-
-/** An address outside `ips`, a documentation address when one is; undefined when `ips` is everything. */
-function addressOutside(ips: IPSet): string | undefined {
-  const doc = DOCUMENTATION_IPS.find((ip) => !ips.contains(ip));
-  if (doc) return doc;
-  const rest = IPSet.all().subtract(ips);
-  return rest.isEmpty() ? undefined : firstAddress(rest);
-}
-
-/**
- * `0.0.0.0/0 except 10.0.0.0/8,192.168.0.0/16` rather than the CIDRs of the
- * difference: the shape people write ipBlocks in.
- */
-export function describeAddresses(ips: IPSet): string {
-  const parts: string[] = [];
-  for (const family of [4, 6] as const) {
-    const part = ips.intersect(IPSet.allOf(family));
-    if (part.isEmpty()) continue;
-    const cidrs = part.toCidrs();
-    if (cidrs.length <= 2) {
-      parts.push(cidrs.join(","));
-      continue;
-    }
-    // The smallest CIDR holding the whole part, minus what it does not cover.
-    const ranges = part.toRanges();
-    const lo = parseIP(ranges[0]!.split("-")[0]!)!.value;
-    const hi = parseIP(ranges[ranges.length - 1]!.split("-")[1]!)!.value;
-    const bits = family === 4 ? 32 : 128;
-    let prefix = bits;
-    while (prefix > 0 && lo >> BigInt(bits - prefix) !== hi >> BigInt(bits - prefix)) prefix--;
-    const base = (lo >> BigInt(bits - prefix)) << BigInt(bits - prefix);
-    const hull = IPSet.range(family, base, base + (1n << BigInt(bits - prefix)) - 1n);
-    const except = hull.subtract(part).toCidrs();
-    const [hullCidr] = hull.toCidrs();
-    parts.push(except.length < cidrs.length ? `${hullCidr} except ${except.join(",")}` : part.toString());
-  }
-  return parts.length > 0 ? parts.join(" and ") : "no addresses";
-}
-
-function policyNames(refs: readonly PolicyRef[]): string {
-  const seen = new Set<string>();
-  for (const r of refs) seen.add(`${r.namespace ? `${r.namespace}/` : ""}${r.name}${r.rule === null ? "" : `[${r.rule}]`}`);
-  return [...seen].join(", ");
-}
-
-function dedupeRefs(refs: readonly PolicyRef[]): PolicyRef[] {
-  const seen = new Map<string, PolicyRef>();
-  for (const r of refs) seen.set(`${r.kind}|${r.namespace}|${r.name}|${r.rule}|${r.file}|${r.line}`, r);
-  return [...seen.values()];
-}
-
-/**
- * Egress from `endpoint` to a DNS name. Its addresses are unknown offline, so
- * a layer that isolates the endpoint allows the flow only when it admits the
- * port to every address (every IPv4 address suffices, with an assumption that
- * the name resolves to IPv4). When only some ipBlocks admit the port, the flow
- * cannot be shown to be allowed: it is denied, and the assumptions say which
- * ipBlocks would allow it and how to decide (give an address).
- */
-function dnsEgressHops(layers: readonly CniLayer[], endpoint: Workload, host: string, conn: WireConn, wire: Wire): { hops: Hop[]; assumptions: string[] } {
-  const hops: Hop[] = [];
-  const assumptions = [`${host} is a DNS name: its addresses are unknown offline, so it can only match a rule that allows every address (pod and namespace selectors never match it)`];
-  const what = `${conn.protocol}/${conn.port}`;
-  for (const layer of layers) {
-    if (!layer.isolates(endpoint, "egress")) {
-      // Nothing restricts this endpoint's egress: the address does not matter.
-      const d = layer.evaluate(endpoint, "egress", { kind: "external", ip: DOCUMENTATION_IPS[0]! }, conn);
-      hops.push(toHop(layer.id, endpoint, "egress", { ...d, reason: d.reason.replaceAll(DOCUMENTATION_IPS[0]!, host) }, wire));
-      continue;
-    }
-    const all = layer.externalAllowances(endpoint, "egress");
-    const onPort = all.filter((a) => !a.ips.isEmpty() && a.conns.contains(conn.protocol, conn.port));
-    const covered = onPort.reduce((u, a) => u.union(a.ips), IPSet.none());
-    // The rules behind each allowance: ask the layer about one address inside it.
-    const contributions = onPort.map((a) => {
-      const d = layer.evaluate(endpoint, "egress", { kind: "external", ip: firstAddress(a.ips) }, conn);
-      return { ips: a.ips, policies: d.verdict === "allow" ? d.policies : [] };
-    });
-    const v4 = IPSet.allOf(4).isSubsetOf(covered);
-    const v6 = IPSet.allOf(6).isSubsetOf(covered);
-    if (v4) {
-      const policies = dedupeRefs(contributions.flatMap((c) => c.policies));
-      hops.push(
-        toHop(
-          layer.id,
-          endpoint,
-          "egress",
-          {
-            verdict: "allow",
-            isolated: true,
-            policies,
-            reason: `allowed by ${policyNames(policies) || "the egress rules"}: ${what} is allowed to every ${v6 ? "" : "IPv4 "}address, whatever ${host} resolves to`,
-            misses: [],
-          },
-          wire,
-        ),
-      );
-      if (!v6) assumptions.push(`${host} is assumed to resolve to IPv4 addresses: ${endpoint.id} may open ${what} to every IPv4 address, not to every IPv6 one`);
-      continue;
-    }
-    const isolating = layer.isolatingPolicies(endpoint, "egress");
-    if (covered.isEmpty()) {
-      // No rule admits the port towards any address outside the cluster: denied whatever the name resolves to.
-      const sample = addressOutside(all.reduce((u, a) => u.union(a.ips), IPSet.none())) ?? DOCUMENTATION_IPS[0]!;
-      const d = layer.evaluate(endpoint, "egress", { kind: "external", ip: sample }, conn);
-      hops.push(
-        toHop(
-          layer.id,
-          endpoint,
-          "egress",
-          {
-            verdict: "deny",
-            isolated: true,
-            policies: isolating,
-            reason: `${endpoint.id} is isolated for egress by ${policyNames(isolating)} and no rule allows ${what} to any address outside the cluster, so not to ${host} either`,
-            misses: d.verdict === "deny" ? d.misses.map((m) => m.replaceAll(sample, host)) : [],
-          },
-          wire,
-        ),
-      );
-      continue;
-    }
-    // Some ipBlocks admit the port: the verdict depends on the addresses, which the manifests do not give.
-    const would = contributions.map((c) => `${describeAddresses(c.ips)}${c.policies.length ? ` (${policyNames(c.policies)})` : ""}`);
-    hops.push(
-      toHop(
-        layer.id,
-        endpoint,
-        "egress",
-        {
-          verdict: "deny",
-          isolated: true,
-          policies: isolating,
-          reason: `${endpoint.id} is isolated for egress by ${policyNames(isolating)}; their rules allow ${what} only to some addresses, and ${host}'s addresses are unknown offline, so the flow cannot be shown to be allowed`,
-          misses: [
-            ...would.map((w) => `would be allowed if ${host} resolves into ${w}`),
-            `no rule allows ${what} to every address`,
-          ],
-        },
-        wire,
-      ),
-    );
-    assumptions.push(
-      `undecidable offline: ${host} counts as denied because its addresses are unknown; ${endpoint.id} may open ${what} only to ${would.join("; ")}. ` +
-        `To decide, give the address: palisade reach ${endpoint.id} ADDRESS:${conn.port}${conn.protocol === "TCP" ? "" : ` --protocol ${conn.protocol}`}`,
-    );
-  }
-  return { hops, assumptions };
-}
-
-function cniHops(layers: readonly CniLayer[], endpoint: Workload, direction: Direction, peer: Peer, conn: WireConn, wire: Wire): Hop[] {
-  return layers.map((layer) => toHop(layer.id, endpoint, direction, layer.evaluate(endpoint, direction, peer, conn), wire));
-}
-
-function toHop(layer: LayerId, endpoint: Workload, direction: Direction, d: Decision, wire: Wire): Hop {
-  return {
-    step: direction,
-    enforcer: layer,
-    direction,
-    at: endpoint.id,
-    verdict: d.verdict,
-    wire,
-    policies: d.policies,
-    reason: d.reason,
-    misses: d.misses,
-  };
-}
-
 function observedFor(hop: Hop): Observed {
+  if (hop.observed) return hop.observed;
   // A CNI drop is silent: the client waits until it gives up.
   if (hop.enforcer === "service") return "reset";
   return "timeout";
@@ -405,7 +300,8 @@ export function isSelfTraffic(src: Workload, dst: Workload, srcIP?: string, dstI
 
 /**
  * Everything `src` may open to `dst` (application view: the ports the client
- * dials on the destination pod). The composition a matrix uses.
+ * dials on the destination pod), at the CNI layers only. The composition a
+ * matrix uses.
  */
 export function pairConns(layers: readonly CniLayer[], src: Workload, dst: Workload): ConnSet {
   let out = ConnSet.all();

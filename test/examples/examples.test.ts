@@ -425,18 +425,16 @@ describe("examples/seed-ambient-sidecar", () => {
   analyzeRuns(input, workloads);
   matrixFormats(input, workloads);
 
-  // At the NetworkPolicy level only: the mesh wire path (HBONE on 15008) comes with the Istio layer.
+  // ambient → sidecar travels as HBONE: both NetworkPolicies see TCP/15008, which the seed opens.
   reachCases(input, [
+    { args: ["ambient-app/ambient-app", "sidecar-app/sidecar-app:8080"], verdict: "allowed" },
+    { args: ["ambient-app/ambient-app", "svc:sidecar-app/sidecar-service:8080"], verdict: "allowed" },
     {
-      args: ["ambient-app/ambient-app", "sidecar-app/sidecar-app:8080"],
+      args: ["kubelet", "ambient-app/ambient-app:8080"],
       verdict: "denied",
-      blockedBy: { layer: "networkpolicy", direction: "egress", workload: "ambient-app/ambient-app", policies: ambientEgress },
+      blockedBy: { layer: "networkpolicy", direction: "ingress", workload: "ambient-app/ambient-app", policies: ["default-deny-all"] },
     },
-    {
-      args: ["ambient-app/ambient-app", "svc:sidecar-app/sidecar-service:8080"],
-      verdict: "denied",
-      blockedBy: { layer: "networkpolicy", direction: "egress", workload: "ambient-app/ambient-app", policies: ambientEgress },
-    },
+    { args: ["kubelet", "sidecar-app/sidecar-app:8080"], verdict: "allowed" },
     { args: ["ambient-app/ambient-app", "sidecar-app/sidecar-app:15008"], verdict: "allowed" },
     { args: ["ambient-app/ambient-app", "istio-system/istiod:15012"], verdict: "allowed" },
     { args: ["sidecar-app/sidecar-app", "istio-system/istiod:15012"], verdict: "allowed" },
