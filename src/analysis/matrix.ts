@@ -2,6 +2,8 @@ import type { CniLayer, Direction, ExternalAllowance } from "../layers/types.js"
 import type { Workload } from "../model/types.js";
 import { isSelfTraffic } from "../path/index.js";
 import { ConnSet, IPSet, PROTOCOLS, type Protocol } from "../sets/index.js";
+import { intern } from "./intern.js";
+import { MeshMatrix, throughHbone } from "./mesh-matrix.js";
 import type { Scenario } from "./scenario.js";
 
 export interface MatrixOptions {
@@ -43,6 +45,8 @@ class ConnInterner {
   readonly sets: ConnSet[] = [];
   private readonly ids = new Map<string, number>();
   private readonly intersections = new Map<number, number>();
+  /** Sets seen before, by identity (most come back from caches). */
+  private readonly byObject = new Map<ConnSet, number>();
   static readonly NONE = 0;
   static readonly ALL = 1;
 
@@ -55,6 +59,8 @@ class ConnInterner {
   id(c: ConnSet): number {
     if (c === ConnSet.all()) return ConnInterner.ALL;
     if (c === ConnSet.none()) return ConnInterner.NONE;
+    const known = this.byObject.get(c);
+    if (known !== undefined) return known;
     const k = c.key();
     let id = this.ids.get(k);
     if (id === undefined) {
@@ -62,6 +68,7 @@ class ConnInterner {
       this.ids.set(k, id);
       this.sets.push(c);
     }
+    this.byObject.set(c, id);
     return id;
   }
 
@@ -127,22 +134,6 @@ class DirectionTable {
   }
 }
 
-/** Small integer ids for equal keys; `reps` receives the first index of each. */
-function intern(keys: readonly string[], reps: number[]): Int32Array {
-  const out = new Int32Array(keys.length);
-  const ids = new Map<string, number>();
-  keys.forEach((k, i) => {
-    let id = ids.get(k);
-    if (id === undefined) {
-      id = reps.length;
-      ids.set(k, id);
-      reps.push(i);
-    }
-    out[i] = id;
-  });
-  return out;
-}
-
 /**
  * Connectivity between every ordered pair of workloads.
  *
@@ -165,6 +156,10 @@ export class ConnectivityMatrix {
   private readonly sourceReps: number[] = [];
   private readonly destinationReps: number[] = [];
   private readonly external: boolean;
+  /** The mesh's part, when the scenario has one. */
+  private readonly mesh: MeshMatrix | undefined;
+  /** Interned allowances → the same through an HBONE tunnel. */
+  private readonly tunnelled = new Map<number, number>();
 
   constructor(
     private readonly scenario: Scenario,
@@ -183,13 +178,15 @@ export class ConnectivityMatrix {
       );
     }
     const L = scenario.layers.length;
+    this.mesh = scenario.mesh ? new MeshMatrix(scenario, scenario.mesh, ws) : undefined;
+    const mesh = this.mesh;
     const sourceKeys = ws.map((_, i) => {
-      let k = "";
+      let k = mesh ? `m${mesh.clientKeyOf[i]}.` : "";
       for (let l = 0; l < L; l++) k += `${this.egress[l]!.endpointOf[i]}.${this.ingress[l]!.peerOf[i]}.`;
       return k;
     });
     const destinationKeys = ws.map((_, i) => {
-      let k = "";
+      let k = mesh ? `m${mesh.serverKeyOf[i]}.` : "";
       for (let l = 0; l < L; l++) k += `${this.ingress[l]!.endpointOf[i]}.${this.egress[l]!.peerOf[i]}.`;
       return k;
     });
@@ -210,6 +207,17 @@ export class ConnectivityMatrix {
       const ing = this.ingress[l]!;
       c = this.interner.intersect(c, eg.cell(eg.endpointOf[src]!, eg.peerOf[dst]!));
       c = this.interner.intersect(c, ing.cell(ing.endpointOf[dst]!, ing.peerOf[src]!));
+    }
+    if (this.mesh) {
+      if (this.mesh.tunnelled(src, dst)) {
+        let t = this.tunnelled.get(c);
+        if (t === undefined) {
+          t = this.interner.id(throughHbone(this.interner.sets[c]!));
+          this.tunnelled.set(c, t);
+        }
+        c = t;
+      }
+      c = this.interner.intersect(c, this.interner.id(this.mesh.admits(src, dst)));
     }
     return c;
   }
@@ -354,7 +362,7 @@ export class ConnectivityMatrix {
       const ports = portsets[g.portset]!;
       if (ports.length === 0) continue;
       const dst = g.rep;
-      if (ports.length <= 32) {
+      if (ports.length <= 32 && !this.mesh) {
         // Per layer: the mask of every egress endpoint key towards this destination, and of this
         // destination's ingress towards every peer key.
         const eMasks: Int32Array[] = [];
