@@ -205,6 +205,11 @@ function tracePodFlow(
     if (dstMode !== "none") assumptions.push(`kubelet probes bypass the ${dstMode === "sidecar" ? "sidecar (rewritten to the pilot-agent port 15020)" : "ztunnel"}: no PeerAuthentication or AuthorizationPolicy applies to them`);
     return finish(hops, assumptions);
   }
+  // Node-local traffic SNATed to the probe address is let in by the pod's rules without redirection (§5.2 r6).
+  if (probeSnat(source, dstW, dstMode, leg.conn)) {
+    assumptions.push(`traffic from ${AMBIENT_PROBE_SOURCE} is accepted by ${dstW.id} without redirection to the ztunnel: no PeerAuthentication or AuthorizationPolicy applies to it`);
+    return finish(hops, assumptions);
+  }
   hops.push(...destinationMeshHops(scenario, dstW, dstMode, client, conn.port, conn.protocol, http, wire, assumptions));
   return finish(hops, assumptions);
 }
@@ -233,8 +238,8 @@ function legWire(leg: Leg, srcIP: string | null): Wire {
 
 /**
  * The CNI at both ends of one leg, on what the leg carries. A leg to 15008 is
- * announced by a tunnel hop. kubelet probes to an ambient pod arrive from
- * 169.254.7.127, not from the node (§5.3).
+ * announced by a tunnel hop. kubelet probes (and any other TCP from the pod's
+ * own node) to an ambient pod arrive from 169.254.7.127, not from the node (§5.3).
  */
 function legHops(scenario: Scenario, leg: Leg, proxy: MeshProxy | null, toWhat: "waypoint" | "pod", appPort: number, assumptions: string[]): Hop[] {
   const hops: Hop[] = [];
@@ -244,17 +249,16 @@ function legHops(scenario: Scenario, leg: Leg, proxy: MeshProxy | null, toWhat: 
   let srcIP = srcIPOf(src);
   let ingressPeer: Peer;
   if (src.kind === "workload") ingressPeer = { kind: "workload", workload: src.workload, ...(src.ip ? { ip: src.ip } : {}) };
-  else if (src.kind === "kubelet") {
-    if (dstMode === "ambient") {
-      srcIP = AMBIENT_PROBE_SOURCE;
-      ingressPeer = { kind: "external", ip: AMBIENT_PROBE_SOURCE };
-      assumptions.push(
-        `${leg.to.id} is in the ambient mesh: kubelet probes reach it from ${AMBIENT_PROBE_SOURCE} (SNAT by istio-cni), not from the node, so an ingress-isolating NetworkPolicy must allow ipBlock ${AMBIENT_PROBE_SOURCE}/32`,
-      );
-    } else {
-      srcIP = leg.to.hostIPs[0] ?? null;
-      ingressPeer = { kind: "node", local: true, ...(srcIP ? { ip: srcIP } : {}) };
-    }
+  else if (probeSnat(src, leg.to, dstMode, leg.conn)) {
+    srcIP = AMBIENT_PROBE_SOURCE;
+    ingressPeer = { kind: "external", ip: AMBIENT_PROBE_SOURCE };
+    const what = src.kind === "node" ? `TCP from its own node ${src.ip} reaches it` : "kubelet probes reach it";
+    assumptions.push(
+      `${leg.to.id} is in the ambient mesh: ${what} from ${AMBIENT_PROBE_SOURCE} (SNAT by istio-cni), not from the node, so an ingress-isolating NetworkPolicy must allow ipBlock ${AMBIENT_PROBE_SOURCE}/32`,
+    );
+  } else if (src.kind === "kubelet") {
+    srcIP = leg.to.hostIPs[0] ?? null;
+    ingressPeer = { kind: "node", local: true, ...(srcIP ? { ip: srcIP } : {}) };
   } else if (src.kind === "node") ingressPeer = nodePeer(src.ip, leg.to, assumptions);
   else if (src.snat) ingressPeer = { kind: "node", local: false, ...(src.snat.nodeIP ? { ip: src.snat.nodeIP } : {}) };
   else ingressPeer = { kind: "external", ip: src.ip };
@@ -268,6 +272,16 @@ function legHops(scenario: Scenario, leg: Leg, proxy: MeshProxy | null, toWhat: 
   }
   hops.push(...cniHops(layers, leg.to, "ingress", ingressPeer, leg.conn, wire));
   return hops;
+}
+
+/**
+ * Whether istio-cni SNATs this connection to 169.254.7.127: TCP that
+ * originates on the node of an ambient pod (kubelet probes, and anything else
+ * the node itself opens to a pod running on it), §5.3. Only TCP is rewritten.
+ */
+function probeSnat(src: FlowSource, to: Workload, toMode: MeshMode, conn: WireConn): boolean {
+  if (toMode !== "ambient" || conn.protocol !== "TCP") return false;
+  return src.kind === "kubelet" || (src.kind === "node" && runsOnlyOn(to, src.ip));
 }
 
 function finish(hops: Hop[], assumptions: string[]): WirePath {
