@@ -239,7 +239,8 @@ function legWire(leg: Leg, srcIP: string | null): Wire {
 /**
  * The CNI at both ends of one leg, on what the leg carries. A leg to 15008 is
  * announced by a tunnel hop. kubelet probes (and any other TCP from the pod's
- * own node) to an ambient pod arrive from 169.254.7.127, not from the node (§5.3).
+ * own node or a host-network pod on it) to an ambient pod arrive from
+ * 169.254.7.127, not from the node (§5.3).
  */
 function legHops(scenario: Scenario, leg: Leg, proxy: MeshProxy | null, toWhat: "waypoint" | "pod", appPort: number, assumptions: string[]): Hop[] {
   const hops: Hop[] = [];
@@ -248,15 +249,17 @@ function legHops(scenario: Scenario, leg: Leg, proxy: MeshProxy | null, toWhat: 
   const dstMode = meshModeOf(scenario, leg.to);
   let srcIP = srcIPOf(src);
   let ingressPeer: Peer;
-  if (src.kind === "workload") ingressPeer = { kind: "workload", workload: src.workload, ...(src.ip ? { ip: src.ip } : {}) };
-  else if (probeSnat(src, leg.to, dstMode, leg.conn)) {
+  const egressWire: Wire = { srcIP, dstIP: leg.toIP, port: leg.conn.port, protocol: leg.conn.protocol };
+  if (probeSnat(src, leg.to, dstMode, leg.conn)) {
     srcIP = AMBIENT_PROBE_SOURCE;
     ingressPeer = { kind: "external", ip: AMBIENT_PROBE_SOURCE };
-    const what = src.kind === "node" ? `TCP from its own node ${src.ip} reaches it` : "kubelet probes reach it";
+    const what =
+      src.kind === "node" ? `TCP from its own node ${src.ip} reaches it` : src.kind === "workload" ? `TCP from ${src.workload.id} (host network, same node) reaches it` : "kubelet probes reach it";
     assumptions.push(
       `${leg.to.id} is in the ambient mesh: ${what} from ${AMBIENT_PROBE_SOURCE} (SNAT by istio-cni), not from the node, so an ingress-isolating NetworkPolicy must allow ipBlock ${AMBIENT_PROBE_SOURCE}/32`,
     );
-  } else if (src.kind === "kubelet") {
+  } else if (src.kind === "workload") ingressPeer = { kind: "workload", workload: src.workload, ...(src.ip ? { ip: src.ip } : {}) };
+  else if (src.kind === "kubelet") {
     srcIP = leg.to.hostIPs[0] ?? null;
     ingressPeer = { kind: "node", local: true, ...(srcIP ? { ip: srcIP } : {}) };
   } else if (src.kind === "node") ingressPeer = nodePeer(src.ip, leg.to, assumptions);
@@ -268,7 +271,8 @@ function legHops(scenario: Scenario, leg: Leg, proxy: MeshProxy | null, toWhat: 
     hops.push(tunnelHop(src.workload.id, proxy, leg.to, toWhat, wire, appPort));
   }
   if (src.kind === "workload") {
-    hops.push(...cniHops(layers, src.workload, "egress", { kind: "workload", workload: leg.to, ...(leg.toIP && leg.toIP !== firstIP(leg.to) ? { ip: leg.toIP } : {}) }, leg.conn, wire));
+    // The probe SNAT happens as the packet leaves the node: the source's egress still sees its own address.
+    hops.push(...cniHops(layers, src.workload, "egress", { kind: "workload", workload: leg.to, ...(leg.toIP && leg.toIP !== firstIP(leg.to) ? { ip: leg.toIP } : {}) }, leg.conn, egressWire));
   }
   hops.push(...cniHops(layers, leg.to, "ingress", ingressPeer, leg.conn, wire));
   return hops;
@@ -277,11 +281,19 @@ function legHops(scenario: Scenario, leg: Leg, proxy: MeshProxy | null, toWhat: 
 /**
  * Whether istio-cni SNATs this connection to 169.254.7.127: TCP that
  * originates on the node of an ambient pod (kubelet probes, and anything else
- * the node itself opens to a pod running on it), §5.3. Only TCP is rewritten.
+ * the node or a host-network pod on it opens to a pod running there), §5.3.
+ * Only TCP is rewritten.
  */
 function probeSnat(src: FlowSource, to: Workload, toMode: MeshMode, conn: WireConn): boolean {
   if (toMode !== "ambient" || conn.protocol !== "TCP") return false;
-  return src.kind === "kubelet" || (src.kind === "node" && runsOnlyOn(to, src.ip));
+  if (src.kind === "kubelet") return true;
+  if (src.kind === "node") return runsOnlyOn(to, src.ip);
+  // A host-network pod opens its connections from the node itself.
+  if (src.kind === "workload" && src.workload.hostNetwork) {
+    const node = src.workload.hostIPs[0];
+    return node !== undefined && runsOnlyOn(src.workload, node) && runsOnlyOn(to, node);
+  }
+  return false;
 }
 
 function finish(hops: Hop[], assumptions: string[]): WirePath {

@@ -104,4 +104,29 @@ describe("other traffic from a node to an ambient pod", () => {
     expect(hop(r, "ingress", "amb/server").wire.srcIP).toBe(NODE_A);
     expect(r.blockedBy).toMatchObject({ layer: "istio-peerauthentication", workload: "amb/server", port: 8080 });
   });
+
+  const hostNetworkAgent = (hostIP: string) => `apiVersion: v1
+kind: Pod
+metadata: {name: agent, namespace: plain, labels: {app: agent}}
+spec:
+  hostNetwork: true
+  containers: [{name: agent, image: agent}]
+status: {podIP: ${hostIP}, hostIP: ${hostIP}}
+`;
+
+  it("from a host-network pod on the same node, TCP is SNATed too: it is the node's own connection", async () => {
+    const r = await reachIn([denyIngress("amb"), hostNetworkAgent(NODE_B)], { from: "plain/agent", to: "amb/server:8080" });
+    expect(r.blockedBy).toMatchObject({ layer: "networkpolicy", direction: "ingress", workload: "amb/server", port: 8080 });
+    expect(hop(r, "ingress", "amb/server").wire.srcIP).toBe("169.254.7.127");
+    expect(hop(r, "egress", "plain/agent").wire.srcIP).toBe(NODE_B);
+    const allowed = await reachIn([denyIngress("amb"), allowProbeAddress, hostNetworkAgent(NODE_B), ...meshRefuses("amb")], { from: "plain/agent", to: "amb/server:8080" });
+    expect(allowed.verdict).toBe("allowed");
+    expect(allowed.hops.filter((h) => h.step === "authorization" || h.step === "peer-authentication")).toEqual([]);
+  });
+
+  it("from a host-network pod on another node, the node's address is kept", async () => {
+    const r = await reachIn([peerAuthn("amb", "STRICT"), hostNetworkAgent(NODE_A)], { from: "plain/agent", to: "amb/server:8080" });
+    expect(hop(r, "ingress", "amb/server").wire.srcIP).toBe(NODE_A);
+    expect(r.blockedBy).toMatchObject({ layer: "istio-peerauthentication", workload: "amb/server" });
+  });
 });
