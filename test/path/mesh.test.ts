@@ -6,7 +6,9 @@
  * and §8, and the `reach -o json` contract of design.md.
  */
 import { describe, expect, it } from "vitest";
-import { authz, denyIngress, hop, IP, netpol, peerAuthn, reachIn, seq } from "./mesh-fixture.js";
+import { reach } from "../../src/analysis/reach.js";
+import { scenarioFromYaml } from "../helpers/cluster.js";
+import { authz, denyIngress, hop, IP, meshText, netpol, peerAuthn, reachIn, seq } from "./mesh-fixture.js";
 
 type Mode = "ambient" | "sidecar" | "none" | "gateway";
 
@@ -87,6 +89,13 @@ describe("TCP between data planes: the port NetworkPolicy sees", () => {
     // … but not a plaintext client, which arrives on the application port.
     const plain = await reachIn([hbone], { from: "plain/client", to: "amb/server:8080" });
     expect(plain.blockedBy).toMatchObject({ layer: "networkpolicy", direction: "ingress", workload: "amb/server", port: 8080 });
+  });
+
+  it("under Cilium a Kubernetes NetworkPolicy sees the same wire, and the layer is still networkpolicy", async () => {
+    const onlyApp = netpol("amb", "server-app-port", "  podSelector: {matchLabels: {app: server}}\n  ingress:\n  - ports: [{port: 8080}]");
+    const s = await scenarioFromYaml(meshText(onlyApp), { file: "mesh.yaml", cni: "cilium" });
+    const r = reach(s, { from: "amb/client", to: "amb/server:8080" });
+    expect(r.blockedBy).toMatchObject({ layer: "networkpolicy", direction: "ingress", workload: "amb/server", port: 15008 });
   });
 
   it("the client's egress NetworkPolicy is checked on 15008 too, at the client", async () => {
