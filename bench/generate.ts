@@ -36,6 +36,13 @@ export interface GenerateOptions {
    * them into their controller.
    */
   emitPods?: boolean;
+  /**
+   * Put the cluster in an Istio mesh: half of the namespaces sidecar-injected, a
+   * third ambient, a mesh-wide STRICT PeerAuthentication, and per mesh namespace an
+   * ALLOW AuthorizationPolicy (same namespace and monitoring, on some ports) and
+   * sometimes a DENY. Drawn from its own random stream, so the rest is unchanged.
+   */
+  istio?: boolean;
 }
 
 export const DEFAULT_OPTIONS: GenerateOptions = {
@@ -641,8 +648,10 @@ export function generateObjects(options: GenerateOptions): { objects: Obj[]; sta
     policyDocs.push(...makePolicies(rng, vocab, ns, ws, options.policiesPerNs));
   }
 
+  const istioDocs = options.istio ? meshObjects(new Rng(options.seed + 7919), namespaceDocs, workloadDocs) : [];
+
   // Repository order: namespaces, then per-kind folders.
-  const objects = [...namespaceDocs, ...workloadDocs, ...replicaSetDocs, ...podDocs, ...serviceDocs, ...policyDocs];
+  const objects = [...namespaceDocs, ...workloadDocs, ...replicaSetDocs, ...podDocs, ...serviceDocs, ...policyDocs, ...istioDocs];
   return {
     objects,
     stats: {
@@ -654,6 +663,64 @@ export function generateObjects(options: GenerateOptions): { objects: Obj[]; sta
       policies: policyDocs.length,
     },
   };
+}
+
+/** Labels the namespaces into the mesh and returns the Istio objects (see `GenerateOptions.istio`). */
+function meshObjects(rng: Rng, namespaceDocs: Obj[], workloadDocs: Obj[]): Obj[] {
+  const out: Obj[] = [
+    { apiVersion: "v1", kind: "Namespace", metadata: { name: "istio-system" } },
+    {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "istio", namespace: "istio-system" },
+      data: { mesh: "rootNamespace: istio-system\noutboundTrafficPolicy:\n  mode: ALLOW_ANY\n" },
+    },
+    {
+      apiVersion: "security.istio.io/v1",
+      kind: "PeerAuthentication",
+      metadata: { name: "default", namespace: "istio-system" },
+      spec: { mtls: { mode: "STRICT" } },
+    },
+  ];
+  const portsOf = new Map<string, number[]>();
+  for (const w of workloadDocs) {
+    const meta = w.metadata as { namespace: string };
+    const tpl = (w.spec as { template: { spec: { containers: { ports?: { containerPort: number }[] }[] } } }).template;
+    const ports = tpl.spec.containers.flatMap((c) => (c.ports ?? []).map((p) => p.containerPort));
+    portsOf.set(meta.namespace, [...(portsOf.get(meta.namespace) ?? []), ...ports]);
+  }
+  for (const doc of namespaceDocs) {
+    const meta = doc.metadata as { name: string; labels?: Record<string, string> };
+    if (meta.name === "kube-system") continue;
+    const mode = rng.weighted([
+      ["sidecar", 50],
+      ["ambient", 35],
+      ["none", 15],
+    ]);
+    if (mode === "none") continue;
+    meta.labels = { ...meta.labels, ...(mode === "sidecar" ? { "istio-injection": "enabled" } : { "istio.io/dataplane-mode": "ambient" }) };
+    const ports = [...new Set(portsOf.get(meta.name) ?? [])].slice(0, 3).map(String);
+    out.push({
+      apiVersion: "security.istio.io/v1",
+      kind: "AuthorizationPolicy",
+      metadata: { name: "allow-own-and-monitoring", namespace: meta.name },
+      spec: {
+        action: "ALLOW",
+        rules: [
+          { from: [{ source: { namespaces: [meta.name, "monitoring"] } }], ...(ports.length > 0 ? { to: [{ operation: { ports } }] } : {}) },
+        ],
+      },
+    });
+    if (rng.chance(0.3)) {
+      out.push({
+        apiVersion: "security.istio.io/v1",
+        kind: "AuthorizationPolicy",
+        metadata: { name: "deny-legacy", namespace: meta.name },
+        spec: { action: "DENY", rules: [{ from: [{ source: { principals: [`cluster.local/ns/${meta.name}/sa/legacy`] } }] }] },
+      });
+    }
+  }
+  return out;
 }
 
 export function generateCluster(options: GenerateOptions): { objects: Obj[]; yaml: string; stats: GenerateStats } {

@@ -3,7 +3,9 @@ import type { Workload } from "../model/types.js";
 import { isSelfTraffic } from "../path/index.js";
 import { ConnSet, IPSet, PROTOCOLS, type Protocol } from "../sets/index.js";
 import { intern } from "./intern.js";
-import { MeshMatrix, throughHbone } from "./mesh-matrix.js";
+import { MeshMatrix, meshModeIndex, throughHbone } from "./mesh-matrix.js";
+import { HBONE_PORT } from "../layers/istio/index.js";
+import { usesHbone } from "../path/mesh.js";
 import type { Scenario } from "./scenario.js";
 
 export interface MatrixOptions {
@@ -287,6 +289,7 @@ export class ConnectivityMatrix {
         const c = this.interner.sets[connId]!;
         const ports = portsets[ps]!;
         for (let b = 0; b < ports.length; b++) if (c.contains(ports[b]![0], ports[b]![1])) m |= 1 << b;
+        if (mesh && c.contains("TCP", HBONE_PORT)) m |= HBONE_BIT;
         row[ps] = m;
       }
       return m;
@@ -304,10 +307,14 @@ export class ConnectivityMatrix {
     const ingressKeyCount = this.ingress.map((t) => countKeys(t.peerOf, t.peerCount));
     const byEgress = L > 0 ? bucket(srcEgress[0]!, this.egress[0]!.endpointCount) : undefined;
     const byIngress = L > 0 ? bucket(srcIngress[0]!, this.ingress[0]!.peerCount) : undefined;
+    // With a mesh: per destination group, which sources tunnel to it, and the proxy's admission mask per client key.
+    let tunnelledFrom: Uint8Array | undefined;
+    let meshRow: ((s: number) => number) | undefined;
+    let tcpBits = 0;
     const sumOverSources = (eMasks: Int32Array[], iMasks: Int32Array[], portCount: number): number => {
       // No layer: everything is allowed.
       if (!byEgress || !byIngress) return n * portCount;
-      if (L === 1) {
+      if (L === 1 && !meshRow) {
         const em = eMasks[0]!;
         const im = iMasks[0]!;
         if (isUniform(em)) return weightedPopcount(im, em[0]!, ingressKeyCount[0]!);
@@ -329,11 +336,24 @@ export class ConnectivityMatrix {
           const s = buckets.sources[x]!;
           let m = -1;
           for (let l = 0; l < L; l++) m &= eMasks[l]![srcEgress[l]![s]!]! & iMasks[l]![srcIngress[l]![s]!]!;
+          if (meshRow) {
+            // HBONE: every TCP port iff TCP/15008 passes; then what the destination's proxy admits.
+            if (tunnelledFrom![s]) m = (m & HBONE_BIT ? tcpBits : 0) | (m & ~tcpBits);
+            m &= meshRow(s);
+          }
+          m &= ~HBONE_BIT;
           if (m !== 0) sum += mult[s]! * popcount(m);
         }
       }
       return sum;
     };
+
+    const mesh = this.mesh;
+    const HBONE_BIT = 1 << 31;
+    const srcClient = mesh ? Int32Array.from(this.sourceReps, (i) => mesh.clientKeyOf[i]!) : undefined;
+    const tunnelRows = new Map<number, Uint8Array>();
+    // Admission masks by (server key, port set, client key), computed for the sources actually visited.
+    const meshMasks = new Map<number, number>();
 
     // Table rows as connection ids: egress by the destination's peer key, ingress by its endpoint key.
     const egressRows = this.egress.map(() => new Map<number, Int32Array>());
@@ -362,7 +382,27 @@ export class ConnectivityMatrix {
       const ports = portsets[g.portset]!;
       if (ports.length === 0) continue;
       const dst = g.rep;
-      if (ports.length <= 32 && !this.mesh) {
+      // With a mesh, bit 31 carries "TCP/15008 passes" (and -2 marks an unknown mask).
+      if (ports.length <= (mesh ? 30 : 32)) {
+        if (mesh) {
+          tcpBits = 0;
+          ports.forEach(([proto], b) => {
+            if (proto === "TCP") tcpBits |= 1 << b;
+          });
+          const dstMode = mesh.modeOf[dst]!;
+          tunnelledFrom = memo(tunnelRows, meshModeIndex(dstMode), () => Uint8Array.from(this.sourceReps, (i) => (usesHbone(mesh.modeOf[i]!, dstMode, "TCP") ? 1 : 0)));
+          const ps = g.portset;
+          const base = (mesh.serverKeyOf[dst]! * portsets.length + ps) * mesh.clientCount;
+          meshRow = (s: number) => {
+            const k = base + srcClient![s]!;
+            let m = meshMasks.get(k);
+            if (m === undefined) {
+              m = maskOf(this.interner.id(mesh.admits(this.sourceReps[s]!, dst)), ps);
+              meshMasks.set(k, m);
+            }
+            return m;
+          };
+        }
         // Per layer: the mask of every egress endpoint key towards this destination, and of this
         // destination's ingress towards every peer key.
         const eMasks: Int32Array[] = [];

@@ -14,6 +14,7 @@ import type { AuthorizationPolicy, PeerAuthentication } from "../layers/istio/au
 import { HBONE_PORT, type IstioMesh, type MeshMode } from "../layers/istio/index.js";
 import type { Labels } from "../model/selector.js";
 import type { Workload } from "../model/types.js";
+import { envoyNamespaceMatches, envoyPrincipalMatches, envoyServiceAccountMatches, envoyTrustDomainMatches } from "../layers/istio/strings.js";
 import { carriesIdentity, destinationMeshHops, httpAttributes, usesHbone } from "../path/mesh.js";
 import { ConnSet, MAX_PORT, MIN_PORT } from "../sets/index.js";
 import { intern } from "./intern.js";
@@ -28,6 +29,11 @@ export function throughHbone(c: ConnSet): ConnSet {
   return c.contains("TCP", HBONE_PORT) ? rest.union(ALL_TCP) : rest;
 }
 
+const MODES: readonly MeshMode[] = ["none", "sidecar", "ambient", "gateway"];
+export function meshModeIndex(mode: MeshMode): number {
+  return MODES.indexOf(mode);
+}
+
 export class MeshMatrix {
   readonly modeOf: MeshMode[];
   /** Client identity key per workload: namespace, service account, data plane, address. */
@@ -37,6 +43,10 @@ export class MeshMatrix {
   private readonly clientReps: number[] = [];
   private readonly serverReps: number[] = [];
   private readonly cells = new Map<number, ConnSet>();
+  /** Per destination key: the scenario seen through its policies only, and the ports they single out. */
+  private readonly serverMesh: ServerView[];
+  /** Admissions by destination key and what its policies can see of the client. */
+  private readonly byView = new Map<string, ConnSet>();
 
   constructor(
     private readonly scenario: Scenario,
@@ -45,19 +55,52 @@ export class MeshMatrix {
   ) {
     this.modeOf = workloads.map((w) => mesh.membership(w).mode);
     const root = mesh.settings.rootNamespace;
+    // Clients are told apart only by what some policy can see of them: the identity
+    // patterns their principal matches, their namespace, data plane and (when a
+    // policy looks at addresses) their address.
+    const identity = identityTests(mesh.authorizationPolicies);
+    const byAddress = mesh.authorizationPolicies.some(usesAddresses);
+    const td = mesh.settings.trustDomain;
     this.clientKeyOf = intern(
-      workloads.map((w, i) => `${w.namespace}|${w.serviceAccount}|${this.modeOf[i]}|${w.ips.join(",")}`),
+      workloads.map((w, i) => {
+        const sa = w.serviceAccount || "default";
+        const principal = `${td}/ns/${w.namespace}/sa/${sa}`;
+        const named = identity.principals.has(principal) || identity.serviceAccounts.has(`${w.namespace}/${sa}`) ? sa : "";
+        const matched = identity.wildcards.map((p, k) => (p(principal) ? k : -1)).filter((k) => k >= 0);
+        return `${w.namespace}|${this.modeOf[i]}|${named}|${matched.join(",")}|${byAddress ? w.ips.join(",") : ""}`;
+      }),
       this.clientReps,
     );
+    const selected: { authz: number[]; pa: number[] }[] = [];
     this.serverKeyOf = intern(
       workloads.map((w, i) => {
         const authz = selecting(mesh.authorizationPolicies, w, root);
         const pa = selecting(mesh.peerAuthentications, w, root);
+        selected.push({ authz, pa });
         const named = w.ports.filter((p) => p.name).map((p) => `${p.name}=${p.port}`);
         return `${this.modeOf[i]}|${w.namespace}|${authz.join(",")}|${pa.join(",")}|${named.join(",")}`;
       }),
       this.serverReps,
     );
+    // Each destination key is evaluated against its own policies only.
+    this.serverMesh = this.serverReps.map((rep) => {
+      const { authz, pa } = selected[rep]!;
+      const view: IstioMesh = {
+        ...mesh,
+        authorizationPolicies: authz.map((k) => mesh.authorizationPolicies[k]!),
+        peerAuthentications: pa.map((k) => mesh.peerAuthentications[k]!),
+      };
+      return {
+        scenario: { ...scenario, mesh: view },
+        ports: namedPorts(view, workloads[rep]!),
+        identity: identityTests(view.authorizationPolicies),
+        byAddress: view.authorizationPolicies.some(usesAddresses),
+      };
+    });
+  }
+
+  get clientCount(): number {
+    return this.clientReps.length;
   }
 
   /** Whether the pair's TCP travels as HBONE. */
@@ -72,7 +115,14 @@ export class MeshMatrix {
     const k = c * 0x100000 + s;
     let out = this.cells.get(k);
     if (!out) {
-      out = this.compute(this.workloads[this.clientReps[c]!]!, this.workloads[this.serverReps[s]!]!);
+      const src = this.workloads[this.clientReps[c]!]!;
+      const server = this.serverMesh[s]!;
+      const view = `${s}|${clientView(src, this.modeOf[this.clientReps[c]!]!, server, this.mesh.settings.trustDomain)}`;
+      out = this.byView.get(view);
+      if (!out) {
+        out = this.compute(src, this.workloads[this.serverReps[s]!]!, server);
+        this.byView.set(view, out);
+      }
       this.cells.set(k, out);
     }
     return out;
@@ -82,18 +132,18 @@ export class MeshMatrix {
    * Policies compare ports by equality, so every port they do not name behaves
    * like any other such port: evaluate the named ones and one stand-in.
    */
-  private compute(src: Workload, dst: Workload): ConnSet {
+  private compute(src: Workload, dst: Workload, server: ServerView): ConnSet {
     const srcMode = this.mesh.membership(src).mode;
     const dstMode = this.mesh.membership(dst).mode;
     if (dstMode === "none") return ConnSet.all();
-    const named = namedPorts(this.mesh, dst);
+    const named = server.ports;
     let standIn = MIN_PORT;
     while (named.has(standIn) && standIn < MAX_PORT) standIn++;
     const allows = (port: number): boolean => {
       const peer = { workload: src, ip: src.ips[0], mtls: carriesIdentity(srcMode, dstMode, "TCP") };
       const http = httpAttributes(undefined, undefined, undefined, dst, dstMode, port, []);
       const wire = { srcIP: src.ips[0] ?? null, dstIP: dst.ips[0] ?? null, port, protocol: "TCP" as const };
-      return destinationMeshHops(this.scenario, dst, dstMode, peer, port, "TCP", http, wire, []).every((h) => h.verdict === "allow");
+      return destinationMeshHops(server.scenario, dst, dstMode, peer, port, "TCP", http, wire, []).every((h) => h.verdict === "allow");
     };
     let tcp = allows(standIn) ? ALL_TCP : ConnSet.none();
     for (const p of named) {
@@ -102,6 +152,85 @@ export class MeshMatrix {
     }
     return tcp.union(NOT_TCP);
   }
+}
+
+interface ServerView {
+  scenario: Scenario;
+  ports: Set<number>;
+  identity: ReturnType<typeof identityTests>;
+  byAddress: boolean;
+}
+
+/** What a destination's policies can see of a client: data plane, and the identity tests it passes. */
+function clientView(w: Workload, mode: MeshMode, server: ServerView, trustDomain: string): string {
+  const sa = w.serviceAccount || "default";
+  const principal = `${trustDomain}/ns/${w.namespace}/sa/${sa}`;
+  const id = server.identity;
+  const ns = id.namespaces.has(w.namespace) ? w.namespace : "";
+  const named = id.principals.has(principal) || id.serviceAccounts.has(`${w.namespace}/${sa}`) ? principal : "";
+  let wild = "";
+  id.wildcards.forEach((test, k) => {
+    if (test(principal)) wild += `${k},`;
+  });
+  return `${mode}|${ns}|${named}|${wild}|${server.byAddress ? w.ips.join(",") : ""}`;
+}
+
+/**
+ * What policies can see of a client's identity. Patterns without `*` compare the
+ * namespace (already part of the client key), the whole principal, or the
+ * namespace and service account: sets answer them. Only wildcard patterns need
+ * evaluating per client.
+ */
+function identityTests(policies: readonly AuthorizationPolicy[]): {
+  namespaces: Set<string>;
+  principals: Set<string>;
+  serviceAccounts: Set<string>;
+  wildcards: ((principal: string) => boolean)[];
+} {
+  const namespaces = new Set<string>();
+  const principals = new Set<string>();
+  const serviceAccounts = new Set<string>();
+  const wildcards = new Map<string, (principal: string) => boolean>();
+  const principal = (v: string) => {
+    if (v.includes("*")) wildcards.set(`p:${v}`, (x) => envoyPrincipalMatches(v, x));
+    else principals.add(v);
+  };
+  const namespace = (v: string) => {
+    if (v.includes("*")) wildcards.set(`n:${v}`, (x) => envoyNamespaceMatches(v, x));
+    else namespaces.add(v);
+  };
+  const serviceAccount = (v: string, policyNamespace: string) => {
+    if (v.includes("*")) wildcards.set(`s:${policyNamespace}:${v}`, (x) => envoyServiceAccountMatches(v, policyNamespace, x));
+    else serviceAccounts.add(v.includes("/") ? v : `${policyNamespace}/${v}`);
+  };
+  for (const p of policies) {
+    for (const r of p.rules) {
+      for (const f of r.from ?? []) {
+        const src = f.source;
+        for (const v of [...src.principals, ...src.notPrincipals]) principal(v);
+        for (const v of [...src.namespaces, ...src.notNamespaces]) namespace(v);
+        for (const v of [...src.serviceAccounts, ...src.notServiceAccounts]) serviceAccount(v, p.namespace);
+        for (const v of [...src.trustDomains, ...src.notTrustDomains]) wildcards.set(`t:${v}`, (x) => envoyTrustDomainMatches(v, x));
+      }
+      for (const c of r.when) {
+        for (const v of [...c.values, ...c.notValues]) {
+          if (c.key === "source.principal") principal(v);
+          else if (c.key === "source.namespace") namespace(v);
+          else if (c.key === "source.serviceAccount") serviceAccount(v, p.namespace);
+        }
+      }
+    }
+  }
+  return { namespaces, principals, serviceAccounts, wildcards: [...wildcards.values()] };
+}
+
+/** Whether a policy looks at the client's address. */
+function usesAddresses(p: AuthorizationPolicy): boolean {
+  return p.rules.some(
+    (r) =>
+      (r.from ?? []).some((f) => f.source.ipBlocks.length + f.source.notIpBlocks.length + f.source.remoteIpBlocks.length + f.source.notRemoteIpBlocks.length > 0) ||
+      r.when.some((c) => c.key === "source.ip" || c.key === "remote.ip"),
+  );
 }
 
 /** Indexes of the policies whose namespace and selector take the workload (targetRefs ones never do). */
