@@ -834,7 +834,13 @@ export function portClasses(ports: Iterable<number>): [number, number][] {
 // NCA reads it. A disagreement that disappears under a set of variants is
 // explained by those modelling differences (docs/oracle-nca-istio.md).
 
-export type VariantId = "scope-is-a-firewall" | "scope-ignores-ports" | "service-host-by-name" | "lenient-host-names" | "entries-in-every-namespace";
+export type VariantId =
+  | "scope-is-a-firewall"
+  | "scope-ignores-ports"
+  | "service-host-by-name"
+  | "lenient-host-names"
+  | "entries-in-every-namespace"
+  | "passthrough-keeps-identity";
 
 export interface Variant {
   id: VariantId;
@@ -900,6 +906,11 @@ function sidecarHostCovers(pattern: string, host: string): boolean {
 }
 
 export const VARIANTS: readonly Variant[] = [
+  {
+    id: "passthrough-keeps-identity",
+    title:
+      "NCA gives a sidecar client's connection its mTLS identity on every port of a mesh pod; in Istio a connection the sidecar passes through (a pod address on a port no Service or ServiceEntry in scope covers) leaves in plaintext, so principal-based ALLOW rules and STRICT mTLS refuse it, and so does Palisade (what-if: passthrough treated as a registered route)",
+  },
   {
     id: "scope-is-a-firewall",
     title:
@@ -993,8 +1004,11 @@ export class PalisadeView {
   private readonly registeredCache = new Map<string, boolean>();
   private readonly probeCache = new Map<string, HttpRequest[]>();
 
+  readonly scenario: Scenario;
+  private readonly original: Scenario;
+
   constructor(
-    readonly scenario: Scenario,
+    scenario: Scenario,
     ports: Iterable<number>,
     variants: readonly VariantId[] = [],
     /** ServiceEntry ports by host (for `scope-ignores-ports`). */
@@ -1003,11 +1017,25 @@ export class PalisadeView {
     this.classes = portClasses(ports);
     this.root = scenario.mesh?.settings.rootNamespace ?? "istio-system";
     this.variants = new Set(variants);
+    this.scenario = scenario;
+    this.original = scenario;
+    const mesh = scenario.mesh;
+    if (this.variants.has("passthrough-keeps-identity") && mesh) {
+      // What-if: the sidecar's passthrough route is read as a registered one, which keeps mTLS.
+      const egress = mesh.egress;
+      const patched: typeof egress = Object.create(egress);
+      patched.evaluate = (flow) => {
+        const d = egress.evaluate(flow);
+        return d.route === "passthrough" ? { ...d, route: "service" } : d;
+      };
+      this.scenario = { ...scenario, mesh: { ...mesh, egress: patched } };
+    }
   }
 
   /** The sidecar egress decision for a destination, when the source has a sidecar and a Sidecar resource selects it. */
   private egressDecision(src: Src, destination: EgressDestination) {
-    const mesh = this.scenario.mesh;
+    // The egress step itself as Palisade decides it (before any what-if on the rest of the path).
+    const mesh = this.original.mesh;
     if (!mesh || src.kind !== "workload" || this.modeOf(src.workload) !== "sidecar") return undefined;
     const d = mesh.egress.evaluate({ source: src.workload, sourceMode: "sidecar", destination, protocol: "TCP" });
     // NCA applies nothing to a client no Sidecar resource selects.
@@ -1558,7 +1586,7 @@ export function compare(input: CaseInput, rules: readonly GoldenRule[], variants
 function relevantVariants(input: CaseInput): VariantId[] {
   const ms = input.load.manifests;
   const hasSidecar = ms.some((m) => m.kind === "Sidecar");
-  return VARIANTS.filter((v) => (v.rewrite ? v.rewrite(ms) !== ms : hasSidecar)).map((v) => v.id);
+  return VARIANTS.filter((v) => (v.rewrite ? v.rewrite(ms) !== ms : v.id === "passthrough-keeps-identity" || hasSidecar)).map((v) => v.id);
 }
 
 /**

@@ -1,5 +1,7 @@
 /**
- * What the mesh changes in a connectivity matrix (pods addressed directly):
+ * What the mesh changes in a connectivity matrix, with every workload reached the
+ * way mesh clients reach it (through its Service, so a sidecar client's identity
+ * travels with the connection):
  * mesh-to-mesh TCP travels as HBONE, so the CNI layers decide on TCP/15008 for
  * every application port at once (semantics.md §5.3 r7); and the destination's
  * PeerAuthentication and AuthorizationPolicy restrict TCP ports per client

@@ -141,11 +141,21 @@ function tracePodFlow(
   const dstMode: MeshMode = dstW ? meshModeOf(scenario, dstW) : "none";
   const http = dstW ? httpAttributes(ctx.http, ctx.servicePort, ctx.service, dstW, dstMode, conn.port, assumptions) : undefined;
 
-  // 1. The client's sidecar decides whether it forwards the request at all.
+  // 1. The client's sidecar decides whether it forwards the request at all, and how.
+  let passthrough = false;
   if (srcW && srcMode === "sidecar" && scenario.mesh) {
+    // A workload named without its address is reached the way mesh clients reach it: through its Service.
+    const viaService = !ctx.service && dstW && !(target.kind === "workload" && target.ip) ? serviceInFrontOf(scenario, dstW, conn) : undefined;
+    if (viaService) {
+      assumptions.push(
+        `${srcW.id}'s sidecar is assumed to reach ${dstW!.id} through Service ${viaService.service.id}:${viaService.port.port}, as mesh clients do; give the pod's IP address to check a direct connection to the pod`,
+      );
+    }
     const destination: EgressDestination = ctx.service
       ? { kind: "service", service: ctx.service, port: ctx.servicePort!.port }
-      : dstW
+      : viaService
+        ? { kind: "service", service: viaService.service, port: viaService.port.port }
+        : dstW
         ? { kind: "workload", workload: dstW, ...(dstIP ? { ip: dstIP } : {}), port: conn.port }
         : { kind: "external", ...(egressHost(ctx.http, host) ? { host: egressHost(ctx.http, host)! } : {}), ...(dstIP ? { ip: dstIP } : {}), port: conn.port };
     // The sidecar sees what the client dials: the Service port, not the targetPort.
@@ -156,8 +166,11 @@ function tracePodFlow(
     const externalHttp = !dstW && (hasHttpFlags(ctx.http) || (conn.protocol === "TCP" && conn.port === 80));
     if (externalHttp && !hasHttpFlags(ctx.http)) assumptions.push(`port 80 of an outside host: the client is assumed to speak plain HTTP`);
     const speaksHttp = http !== undefined || externalHttp;
-    const hop = controlPlane ? null : meshEgressHop(scenario.mesh, srcW, destination, conn.protocol, dialed, speaksHttp);
-    if (hop) hops.push(hop);
+    const egress = controlPlane ? null : meshEgressHop(scenario.mesh, srcW, destination, conn.protocol, dialed, speaksHttp, assumptions);
+    if (egress) {
+      hops.push(egress.hop);
+      passthrough = egress.passthrough;
+    }
   }
 
   // 2. Destinations that are not pods: only the client's egress applies.
@@ -178,7 +191,12 @@ function tracePodFlow(
 
   // 3. A pod destination: one leg, or two through a waypoint.
   const waypoint = srcW && conn.protocol === "TCP" ? waypointFor(scenario, srcMode, { ...(ctx.service ? { service: ctx.service } : {}), workload: dstW }, assumptions) : null;
-  const client: MeshPeer = { workload: srcW ?? null, ip: srcIP ?? undefined, mtls: carriesIdentity(srcMode, dstMode, conn.protocol) };
+  // A passthrough connection leaves the sidecar in plaintext: no identity, no tunnel.
+  const sentMode: MeshMode = passthrough ? "none" : srcMode;
+  if (passthrough && dstMode !== "none") {
+    assumptions.push(`${srcW!.id}'s sidecar forwards this connection as passthrough (plaintext): ${dstW.id} sees no client identity`);
+  }
+  const client: MeshPeer = { workload: srcW ?? null, ip: srcIP ?? undefined, mtls: carriesIdentity(sentMode, dstMode, conn.protocol) };
   if (waypoint) {
     const toWaypoint: Leg = { from: source, to: waypoint.pod, toIP: firstIP(waypoint.pod), conn: { protocol: "TCP", port: HBONE_PORT } };
     hops.push(...legHops(scenario, toWaypoint, proxyOf(srcMode), "waypoint", conn.port, assumptions));
@@ -198,7 +216,7 @@ function tracePodFlow(
     return finish(hops, assumptions);
   }
 
-  const hbone = usesHbone(srcMode, dstMode, conn.protocol);
+  const hbone = usesHbone(sentMode, dstMode, conn.protocol);
   const leg: Leg = { from: source, to: dstW, toIP: dstIP, conn: hbone ? { protocol: "TCP", port: HBONE_PORT } : conn };
   hops.push(...legHops(scenario, leg, proxyOf(srcMode), "pod", conn.port, assumptions));
   if (source.kind === "kubelet") {
@@ -212,6 +230,16 @@ function tracePodFlow(
   }
   hops.push(...destinationMeshHops(scenario, dstW, dstMode, client, conn.port, conn.protocol, http, wire, assumptions));
   return finish(hops, assumptions);
+}
+
+/** A Service that selects the workload and sends one of its ports to `conn`'s port. */
+function serviceInFrontOf(scenario: Scenario, w: Workload, conn: WireConn): { service: Service; port: ServicePort } | undefined {
+  for (const service of scenario.cluster.services) {
+    if (service.namespace !== w.namespace || !serviceBackends(scenario, service).includes(w)) continue;
+    const port = service.ports.find((p) => p.protocol === conn.protocol && resolveTargetPortOf(p, w) === conn.port);
+    if (port) return { service, port };
+  }
+  return undefined;
 }
 
 function hasHttpFlags(http: HttpRequest | undefined): boolean {

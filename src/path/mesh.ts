@@ -122,10 +122,19 @@ function isHttpName(name: string | undefined): boolean {
 }
 
 /** A sidecar client's outbound control: Sidecar scope, registry, outboundTrafficPolicy (§4.8, §4.9). */
-export function meshEgressHop(mesh: IstioMesh, source: Workload, destination: EgressDestination, protocol: Protocol, wire: Wire, http: boolean): Hop | null {
+export function meshEgressHop(
+  mesh: IstioMesh,
+  source: Workload,
+  destination: EgressDestination,
+  protocol: Protocol,
+  wire: Wire,
+  http: boolean,
+  assumptions: string[],
+): { hop: Hop; passthrough: boolean } | null {
   const d = mesh.egress.evaluate({ source, sourceMode: "sidecar", destination, protocol, ...(http ? { app: "http" as const } : {}) });
   if (!d.applies) return null;
-  return {
+  assumptions.push(...d.notes);
+  const hop: Hop = {
     step: "mesh-egress",
     enforcer: "istio-egress",
     direction: "egress",
@@ -134,10 +143,13 @@ export function meshEgressHop(mesh: IstioMesh, source: Workload, destination: Eg
     wire,
     policies: d.policies,
     reason: d.reason,
-    misses: d.missing ? [d.missing.suggestion] : [],
+    // A suggestion to register the host only matters when the flow is refused.
+    misses: d.missing && d.verdict === "deny" ? [d.missing.suggestion] : [],
     proxy: "sidecar",
     ...(d.verdict === "deny" ? { observed: d.observed ?? "reset" } : {}),
   };
+  // Passthrough leaves the sidecar as it came: plaintext, no mTLS origination.
+  return { hop, passthrough: d.route === "passthrough" };
 }
 
 /** Who the destination's proxy sees as the client. */

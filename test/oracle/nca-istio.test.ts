@@ -55,6 +55,9 @@ const PORTS =
   "NCA admits every port of a workload (or ServiceEntry host) once one of its Services (or the entry) is in scope; " +
   "Istio and Palisade match the destination port, so REGISTRY_ONLY blocks the other ports and pod-IP traffic (§4.8 r26-27, §4.9)";
 const FIREWALL_PORTS = `${FIREWALL}; ${PORTS}`;
+const PASSTHROUGH =
+  "NCA gives a sidecar client's connection its identity on every port; Istio passes a pod-address connection on a port no Service " +
+  "covers through in plaintext, so principal-based ALLOW rules refuse it (istio/istio#31319), and so does Palisade";
 
 const KNOWN_DIFFERENCES: Record<string, KnownDifference> = {
   // The bookinfo Sidecars (default, per-workload, root-namespace) import a subset of
@@ -95,25 +98,15 @@ const KNOWN_DIFFERENCES: Record<string, KnownDifference> = {
       "connected_with_mesh.example.com (istiod rejects the entry, Palisade drops it with an error) and places entry hosts in every namespace",
   },
 
-  // Bug: src/layers/istio/membership.ts, podSpecOf (and looksLive) locate the pod spec by
-  // Workload.kind. A Pod from `kubectl get pods` whose ReplicaSet owner makes it a
-  // Deployment workload keeps its Pod manifest, so they read spec.template.spec of a Pod:
-  // the istio-proxy container (args `proxy router`) of the live ingress gateway pod
-  // istio-system/istio-ingressgateway-55d9fb9f-f4mzz is not seen, the pod (labelled
-  // sidecar.istio.io/inject=false) is put outside the mesh, its connection to productpage is
-  // plaintext and productpage-viewer (principals [istio-ingressgateway-service-account], GET)
-  // denies it. Expected: read the spec by w.manifest.kind, so the pod is a gateway proxy with
-  // an identity. (Patching podSpecOf that way makes both cases agree.)
-  "connectivity-bookinfo-demo-by-deployments": {
-    kind: "bug",
-    reason: "membership.ts podSpecOf/looksLive read a collapsed Pod's spec by the workload kind: the live ingress gateway is not seen as a gateway proxy",
-    pairs: ["istio-system/istio-ingressgateway[Deployment] => default/productpage-v1[Deployment]"],
-  },
-  "connectivity-bookinfo-demo-by-pods": {
-    kind: "bug",
-    reason: "membership.ts podSpecOf/looksLive read a collapsed Pod's spec by the workload kind: the live ingress gateway is not seen as a gateway proxy",
-    pairs: ["istio-system/istio-ingressgateway[Deployment] => default/productpage-v1[Deployment]"],
-  },
+  // A sidecar client's connection to a pod address on a port no Service covers is passed
+  // through in plaintext: principal-based ALLOW rules (productpage-viewer, details-viewer, the
+  // online boutique *-auth policies) refuse it where NCA keeps the client's identity.
+  "connectivity-bookinfo-demo-by-deployments": { kind: "semantic", variants: ["passthrough-keeps-identity"], reason: PASSTHROUGH },
+  "connectivity-bookinfo-demo-by-pods": { kind: "semantic", variants: ["passthrough-keeps-identity"], reason: PASSTHROUGH },
+  new_online_boutique_connectivity_map: { kind: "semantic", variants: ["passthrough-keeps-identity"], reason: PASSTHROUGH },
+  new_online_boutique_synth_res_connectivity_map: { kind: "semantic", variants: ["passthrough-keeps-identity"], reason: PASSTHROUGH },
+  new_online_boutique_synth_res_connectivity_map_with_baseline_rule: { kind: "semantic", variants: ["passthrough-keeps-identity"], reason: PASSTHROUGH },
+  new_online_boutique_synth_res_connectivity_map_wo_fw_rules: { kind: "semantic", variants: ["passthrough-keeps-identity"], reason: PASSTHROUGH },
 };
 
 const dir = oracleDir();

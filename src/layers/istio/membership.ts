@@ -70,9 +70,11 @@ interface Container {
   restartPolicy?: unknown;
 }
 
+/** The pod spec of the manifest the workload was read from (a controller keeps one of its Pods when only Pods are given). */
 function podSpecOf(w: Workload): Record<string, unknown> {
   const raw = w.manifest.raw as Record<string, any>;
-  const spec = w.kind === "Pod" ? raw.spec : w.kind === "CronJob" ? raw.spec?.jobTemplate?.spec?.template?.spec : raw.spec?.template?.spec;
+  const kind = w.manifest.kind;
+  const spec = kind === "Pod" ? raw.spec : kind === "CronJob" ? raw.spec?.jobTemplate?.spec?.template?.spec : raw.spec?.template?.spec;
   return spec && typeof spec === "object" ? (spec as Record<string, unknown>) : {};
 }
 
@@ -84,7 +86,7 @@ function containersOf(spec: Record<string, unknown>): Container[] {
 /** A running pod as `kubectl get -o yaml` prints it (not a hand-written manifest with an IP). */
 function looksLive(w: Workload): boolean {
   const raw = w.manifest.raw as Record<string, any>;
-  return w.kind === "Pod" && typeof raw.metadata?.uid === "string" && typeof raw.status?.phase === "string";
+  return w.manifest.kind === "Pod" && typeof raw.metadata?.uid === "string" && typeof raw.status?.phase === "string";
 }
 
 function proxyContainer(w: Workload): Container | undefined {
