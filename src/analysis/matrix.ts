@@ -317,8 +317,9 @@ export class ConnectivityMatrix {
       if (L === 1 && !meshRow) {
         const em = eMasks[0]!;
         const im = iMasks[0]!;
-        if (isUniform(em)) return weightedPopcount(im, em[0]!, ingressKeyCount[0]!);
-        if (isUniform(im)) return weightedPopcount(em, im[0]!, egressKeyCount[0]!);
+        // (Bit 31 is the HBONE bit, not a port.)
+        if (isUniform(em)) return weightedPopcount(im, em[0]! & ~HBONE_BIT, ingressKeyCount[0]!);
+        if (isUniform(im)) return weightedPopcount(em, im[0]! & ~HBONE_BIT, egressKeyCount[0]!);
       }
       // Only sources whose first-layer masks are non-zero can add anything: visit those,
       // through whichever first-layer key leaves fewer of them.
@@ -352,7 +353,7 @@ export class ConnectivityMatrix {
     const HBONE_BIT = 1 << 31;
     const srcClient = mesh ? Int32Array.from(this.sourceReps, (i) => mesh.clientKeyOf[i]!) : undefined;
     const tunnelRows = new Map<number, Uint8Array>();
-    // Admission masks by (server key, port set, client key), computed for the sources actually visited.
+    // Admission masks by (destination key, port set, client key), for the sources actually visited.
     const meshMasks = new Map<number, number>();
 
     // Table rows as connection ids: egress by the destination's peer key, ingress by its endpoint key.
@@ -384,7 +385,9 @@ export class ConnectivityMatrix {
       const dst = g.rep;
       // With a mesh, bit 31 carries "TCP/15008 passes" (and -2 marks an unknown mask).
       if (ports.length <= (mesh ? 30 : 32)) {
-        if (mesh) {
+        // A destination outside the mesh: no tunnel and no proxy, the plain path.
+        meshRow = undefined;
+        if (mesh && mesh.modeOf[dst] !== "none") {
           tcpBits = 0;
           ports.forEach(([proto], b) => {
             if (proto === "TCP") tcpBits |= 1 << b;

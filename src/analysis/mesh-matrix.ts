@@ -17,7 +17,7 @@ import { HBONE_PORT, type IstioMesh, type MeshMode } from "../layers/istio/index
 import type { Labels } from "../model/selector.js";
 import type { Workload } from "../model/types.js";
 import { envoyNamespaceMatches, envoyPrincipalMatches, envoyServiceAccountMatches, envoyTrustDomainMatches } from "../layers/istio/strings.js";
-import { carriesIdentity, destinationMeshHops, httpAttributes, usesHbone } from "../path/mesh.js";
+import { carriesIdentity, destinationMeshHops, httpAttributes, speaksHttpByName, usesHbone } from "../path/mesh.js";
 import { ConnSet, MAX_PORT, MIN_PORT } from "../sets/index.js";
 import { intern } from "./intern.js";
 import type { Scenario } from "./scenario.js";
@@ -74,12 +74,15 @@ export class MeshMatrix {
       this.clientReps,
     );
     const selected: { authz: number[]; pa: number[] }[] = [];
+    const authzIndex = new PolicyIndex(mesh.authorizationPolicies, root);
+    const paIndex = new PolicyIndex(mesh.peerAuthentications, root);
     this.serverKeyOf = intern(
       workloads.map((w, i) => {
-        const authz = selecting(mesh.authorizationPolicies, w, root);
-        const pa = selecting(mesh.peerAuthentications, w, root);
+        const authz = authzIndex.selecting(w);
+        const pa = paIndex.selecting(w);
         selected.push({ authz, pa });
-        const named = w.ports.filter((p) => p.name).map((p) => `${p.name}=${p.port}`);
+        // Declared ports matter only when their name makes the proxy read them as HTTP.
+        const named = w.ports.filter((p) => speaksHttpByName(p.name, this.modeOf[i]!)).map((p) => p.port);
         return `${this.modeOf[i]}|${w.namespace}|${authz.join(",")}|${pa.join(",")}|${named.join(",")}`;
       }),
       this.serverReps,
@@ -94,7 +97,7 @@ export class MeshMatrix {
       };
       return {
         scenario: { ...scenario, mesh: view },
-        ports: namedPorts(view, workloads[rep]!),
+        ports: namedPorts(view, workloads[rep]!, this.modeOf[rep]!),
         identity: identityTests(view.authorizationPolicies),
         byAddress: view.authorizationPolicies.some(usesAddresses),
       };
@@ -235,16 +238,32 @@ function usesAddresses(p: AuthorizationPolicy): boolean {
   );
 }
 
-/** Indexes of the policies whose namespace and selector take the workload (targetRefs ones never do). */
-function selecting(policies: readonly (AuthorizationPolicy | PeerAuthentication)[], w: Workload, root: string): number[] {
-  const out: number[] = [];
-  policies.forEach((p, i) => {
-    if ("targetRefs" in p && p.targetRefs.length > 0) return;
-    if (p.namespace !== w.namespace && p.namespace !== root) return;
-    if (p.selector && !subset(p.selector, w.labels)) return;
-    out.push(i);
-  });
-  return out;
+/** Policies by namespace, to find those whose namespace and selector take a workload (targetRefs ones never do). */
+class PolicyIndex {
+  private readonly byNamespace = new Map<string, number[]>();
+
+  constructor(
+    private readonly policies: readonly (AuthorizationPolicy | PeerAuthentication)[],
+    private readonly root: string,
+  ) {
+    policies.forEach((p, i) => {
+      if ("targetRefs" in p && p.targetRefs.length > 0) return;
+      const list = this.byNamespace.get(p.namespace) ?? [];
+      list.push(i);
+      this.byNamespace.set(p.namespace, list);
+    });
+  }
+
+  /** Indexes, ascending. */
+  selecting(w: Workload): number[] {
+    const candidates = [...(this.byNamespace.get(this.root) ?? []), ...(w.namespace === this.root ? [] : (this.byNamespace.get(w.namespace) ?? []))];
+    return candidates
+      .filter((i) => {
+        const sel = this.policies[i]!.selector;
+        return !sel || subset(sel, w.labels);
+      })
+      .sort((a, b) => a - b);
+  }
 }
 
 function subset(selector: Labels, labels: Labels): boolean {
@@ -252,7 +271,7 @@ function subset(selector: Labels, labels: Labels): boolean {
 }
 
 /** Ports the destination's policies or its named container ports single out. */
-function namedPorts(mesh: IstioMesh, dst: Workload): Set<number> {
+function namedPorts(mesh: IstioMesh, dst: Workload, mode: MeshMode): Set<number> {
   const out = new Set<number>();
   const add = (v: string) => {
     const n = Number(v);
@@ -265,6 +284,6 @@ function namedPorts(mesh: IstioMesh, dst: Workload): Set<number> {
     }
   }
   for (const pa of mesh.peerAuthentications) for (const port of pa.portLevelMtls.keys()) out.add(port);
-  for (const cp of dst.ports) out.add(cp.port);
+  for (const cp of dst.ports) if (speaksHttpByName(cp.name, mode)) out.add(cp.port);
   return out;
 }

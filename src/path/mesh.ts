@@ -111,6 +111,11 @@ export function httpAttributes(
   return { method: "GET", path: "/", host };
 }
 
+/** Whether a port of that name is read as HTTP by the destination's proxy (a gateway terminates HTTPS). */
+export function speaksHttpByName(name: string | undefined, mode: MeshMode): boolean {
+  return isHttpName(name) || (mode === "gateway" && isHttpsName(name));
+}
+
 function isHttpsName(name: string | undefined): boolean {
   return !!name && (name.toLowerCase() === "https" || name.toLowerCase().startsWith("https-"));
 }
