@@ -27,7 +27,9 @@ export function formatReachText(r: ReachResult): string {
     const where = h.step === "service" ? `service ${h.at}` : `${h.step} at ${h.at}`;
     lines.push(`  ${mark} ${where} [${h.enforcer}] ${wire(h)}`);
     lines.push(`      ${h.reason}`);
-    for (const p of h.policies) lines.push(`      ${h.verdict === "allow" ? "by" : "isolated by"} ${ref(p)}`);
+    // A CNI layer denies because policies isolate the endpoint; a mesh layer names what decided.
+    const isolation = h.verdict === "deny" && (h.enforcer === "networkpolicy" || h.enforcer === "cilium" || h.enforcer === "adminnetworkpolicy");
+    for (const p of h.policies) lines.push(`      ${isolation ? "isolated by" : "by"} ${ref(p)}`);
     for (const m of h.misses) lines.push(`      - ${m}`);
   }
   if (r.blockedBy) {

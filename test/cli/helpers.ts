@@ -1,25 +1,9 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { run } from "../../src/cli/cli.js";
+import { palisade } from "../helpers/cli.js";
 
-export interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI in-process and captures what it prints. */
-export async function palisade(args: string[], stdin = ""): Promise<CliRun> {
-  let stdout = "";
-  let stderr = "";
-  const code = await run(args, {
-    stdout: (s) => void (stdout += s),
-    stderr: (s) => void (stderr += s),
-    readStdin: async () => stdin,
-  });
-  return { code, stdout, stderr };
-}
+export { palisade, type CliRun } from "../helpers/cli.js";
 
 /** Writes `text` to a fresh temporary `cluster.yaml` and returns its path. */
 export function fixture(text: string, name = "cluster.yaml"): string {

@@ -6,26 +6,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll } from "vitest";
-import { run } from "../../src/cli/cli.js";
 import type { LoadResult, Manifest } from "../../src/load/index.js";
 
-export interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `palisade ARGS` in-process with `stdin` as standard input. */
-export async function palisade(args: string[], stdin = ""): Promise<CliResult> {
-  let stdout = "";
-  let stderr = "";
-  const code = await run(args, {
-    stdout: (s) => void (stdout += s),
-    stderr: (s) => void (stderr += s),
-    readStdin: async () => stdin,
-  });
-  return { code, stdout, stderr };
-}
+export { palisade, type CliRun as CliResult } from "../helpers/cli.js";
 
 /** What a stack trace looks like in output (`    at fn (file:1:2)`). */
 export const STACK_TRACE = /^\s+at .+[:(]\d+/m;
