@@ -122,7 +122,8 @@ export class MeshMatrix {
     if (!out) {
       const src = this.workloads[this.clientReps[c]!]!;
       const server = this.serverMesh[s]!;
-      const view = `${s}|${clientView(src, this.modeOf[this.clientReps[c]!]!, server, this.mesh.settings.trustDomain)}`;
+      const mtls = carriesIdentity(this.modeOf[this.clientReps[c]!]!, this.modeOf[this.serverReps[s]!]!, "TCP");
+      const view = `${s}|${clientView(src, mtls, server, this.mesh.settings.trustDomain)}`;
       out = this.byView.get(view);
       if (!out) {
         out = this.compute(src, this.workloads[this.serverReps[s]!]!, server);
@@ -166,8 +167,11 @@ interface ServerView {
   byAddress: boolean;
 }
 
-/** What a destination's policies can see of a client: data plane, and the identity tests it passes. */
-function clientView(w: Workload, mode: MeshMode, server: ServerView, trustDomain: string): string {
+/** What a destination's policies can see of a client: whether it has an identity, and the identity tests it passes. */
+function clientView(w: Workload, mtls: boolean, server: ServerView, trustDomain: string): string {
+  const address = server.byAddress ? w.ips.join(",") : "";
+  // Without mTLS the proxy sees no identity at all: only the address can matter.
+  if (!mtls) return `plain|${address}`;
   const sa = w.serviceAccount || "default";
   const principal = `${trustDomain}/ns/${w.namespace}/sa/${sa}`;
   const id = server.identity;
@@ -177,7 +181,7 @@ function clientView(w: Workload, mode: MeshMode, server: ServerView, trustDomain
   id.wildcards.forEach((test, k) => {
     if (test(principal)) wild += `${k},`;
   });
-  return `${mode}|${ns}|${named}|${wild}|${server.byAddress ? w.ips.join(",") : ""}`;
+  return `mtls|${ns}|${named}|${wild}|${address}`;
 }
 
 /**
