@@ -39,6 +39,8 @@ export interface AnalyzeReport {
   isolation: WorkloadIsolation[];
   connections: ConnectionGroup[];
   exposure: Exposure[];
+  /** Data plane of every workload, when the input shows an Istio mesh. */
+  mesh?: { mode: string; workloads: string[] }[];
   notes: string[];
 }
 
@@ -100,6 +102,22 @@ export function analyze(scenario: Scenario): AnalyzeReport {
     isolation,
     connections,
     exposure,
-    notes: [...scenario.notes],
+    ...(scenario.mesh ? { mesh: meshModes(scenario) } : {}),
+    notes: [
+      ...scenario.notes,
+      ...(scenario.mesh
+        ? ["External exposure covers the CNI layers; the mesh's PeerAuthentication and AuthorizationPolicy decide per flow (palisade reach FROM TO)"]
+        : []),
+    ],
   };
+}
+
+/** Workloads by data plane (sidecar, ambient, gateway, none). */
+function meshModes(scenario: Scenario): { mode: string; workloads: string[] }[] {
+  const byMode = new Map<string, string[]>();
+  for (const w of scenario.cluster.workloads) {
+    const mode = scenario.mesh!.membership(w).mode;
+    byMode.set(mode, [...(byMode.get(mode) ?? []), w.id]);
+  }
+  return ["sidecar", "ambient", "gateway", "none"].filter((m) => byMode.has(m)).map((mode) => ({ mode, workloads: byMode.get(mode)! }));
 }

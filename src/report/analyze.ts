@@ -66,6 +66,11 @@ export function formatAnalyzeText(r: AnalyzeReport): string {
   const rows = r.isolation.map((i) => [i.workload, names(i.ingress), names(i.egress)]);
   out.push(...table(["WORKLOAD", "INGRESS", "EGRESS"], rows).map((l) => `  ${l}`));
 
+  if (r.mesh) {
+    out.push("", "Mesh data plane");
+    out.push(...table(["MODE", "WORKLOADS"], r.mesh.map((m) => [m.mode, m.workloads.join(", ")])).map((l) => `  ${l}`));
+  }
+
   out.push("", `Allowed connections (declared ports): ${s.connectedPairs} of ${s.pairs} ordered workload pairs`);
   const bySource = new Map<string, string[]>();
   for (const c of r.connections) bySource.set(c.from, [...(bySource.get(c.from) ?? []), `${c.to} (${c.conns === "all" ? "all ports" : c.conns})`]);
