@@ -87,13 +87,27 @@ function dedupeRefs(refs: readonly PolicyRef[]): PolicyRef[] {
   return [...seen.values()];
 }
 
+/** IPv4 addresses that are not private, loopback, link-local, shared (CGNAT), multicast or reserved. */
+const PUBLIC_IPV4 = ["0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/3"].reduce(
+  (set, cidr) => set.subtract(IPSet.fromCidr(cidr)),
+  IPSet.allOf(4),
+);
+
+/** Names under suffixes that are private by convention resolve to private addresses. */
+function looksPublic(host: string): boolean {
+  const h = host.toLowerCase().replace(/\.$/, "");
+  return !/(^|\.)(local|internal|intranet|corp|lan|home|private|localdomain|cluster\.local|svc)$/.test(h) && h.includes(".");
+}
+
 /**
  * Egress from `endpoint` to a DNS name. Its addresses are unknown offline, so
  * a layer that isolates the endpoint allows the flow only when it admits the
  * port to every address (every IPv4 address suffices, with an assumption that
- * the name resolves to IPv4). When only some ipBlocks admit the port, the flow
- * cannot be shown to be allowed: it is denied, and the assumptions say which
- * ipBlocks would allow it and how to decide (give an address).
+ * the name resolves to IPv4), or, for a name that is not private by convention,
+ * to every public IPv4 address (with an assumption saying so). When only some
+ * ipBlocks admit the port, the flow cannot be shown to be allowed: it is denied,
+ * and the assumptions say which ipBlocks would allow it and how to decide (give
+ * an address).
  */
 export function dnsEgressHops(layers: readonly CniLayer[], endpoint: Workload, host: string, conn: WireConn, wire: Wire): { hops: Hop[]; assumptions: string[] } {
   const hops: Hop[] = [];
@@ -116,6 +130,30 @@ export function dnsEgressHops(layers: readonly CniLayer[], endpoint: Workload, h
     });
     const v4 = IPSet.allOf(4).isSubsetOf(covered);
     const v6 = IPSet.allOf(6).isSubsetOf(covered);
+    // A public name resolves to public addresses: the usual "Internet except private ranges" rule covers it.
+    const publicOnly = !v4 && looksPublic(host) && PUBLIC_IPV4.isSubsetOf(covered);
+    if (publicOnly) {
+      const policies = dedupeRefs(contributions.filter((c) => !c.ips.intersect(PUBLIC_IPV4).isEmpty()).flatMap((c) => c.policies));
+      hops.push(
+        toHop(
+          layer.id,
+          endpoint,
+          "egress",
+          {
+            verdict: "allow",
+            isolated: true,
+            policies,
+            reason: `allowed by ${policyNames(policies) || "the egress rules"}: ${what} is allowed to every public IPv4 address, where ${host} resolves`,
+            misses: [],
+          },
+          wire,
+        ),
+      );
+      assumptions.push(
+        `${host} is assumed to resolve to public IPv4 addresses (not private, loopback, link-local or shared ranges): ${endpoint.id} may open ${what} to all of them, not to the private ranges`,
+      );
+      continue;
+    }
     if (v4) {
       const policies = dedupeRefs(contributions.flatMap((c) => c.policies));
       hops.push(

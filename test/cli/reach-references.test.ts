@@ -282,21 +282,30 @@ describe("reach: a DNS name as destination", () => {
     expect(json.assumptions[0]).toMatch(/^example\.com is a DNS name: its addresses are unknown offline/);
   });
 
-  it("is undecidable offline when only some ipBlocks allow the port: denied, saying which ipBlocks would allow it", async () => {
-    const r = await palisade(["reach", "shop/web", "api.example.com:443", "-f", file]);
+  it("is undecidable offline when only some ipBlocks allow the port and the name may be private: denied, saying which ipBlocks would allow it", async () => {
+    const r = await palisade(["reach", "shop/web", "db.corp.internal:443", "-f", file]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain("✗ egress at shop/web [networkpolicy] TCP/443 10.1.0.11 → api.example.com");
-    expect(r.stdout).toContain("api.example.com's addresses are unknown offline, so the flow cannot be shown to be allowed");
-    expect(r.stdout).toContain("- would be allowed if api.example.com resolves into 0.0.0.0/0 except 10.0.0.0/8 (shop/web-egress[1])");
+    expect(r.stdout).toContain("✗ egress at shop/web [networkpolicy] TCP/443 10.1.0.11 → db.corp.internal");
+    expect(r.stdout).toContain("db.corp.internal's addresses are unknown offline, so the flow cannot be shown to be allowed");
+    expect(r.stdout).toContain("- would be allowed if db.corp.internal resolves into 0.0.0.0/0 except 10.0.0.0/8 (shop/web-egress[1])");
     expect(r.stdout).not.toMatch(/ {2}(to|destination) {2}|No Connections/);
 
-    const { json } = await reachJson(file, "shop/web", "api.example.com:443");
-    expect(json).toMatchObject({ verdict: "denied", to: "api.example.com", port: 443, protocol: "TCP" });
+    const { json } = await reachJson(file, "shop/web", "db.corp.internal:443");
+    expect(json).toMatchObject({ verdict: "denied", to: "db.corp.internal", port: 443, protocol: "TCP" });
     expect(json.blockedBy).toMatchObject({ layer: "networkpolicy", direction: "egress", workload: "shop/web", port: 443, observed: "timeout" });
     expect(json.blockedBy!.policies.map((p) => p.name)).toEqual(["web-egress"]);
     const undecidable = json.assumptions.find((a) => a.startsWith("undecidable offline"));
     expect(undecidable).toBe(
-      "undecidable offline: api.example.com counts as denied because its addresses are unknown; shop/web may open TCP/443 only to 0.0.0.0/0 except 10.0.0.0/8 (shop/web-egress[1]). To decide, give the address: palisade reach shop/web ADDRESS:443",
+      "undecidable offline: db.corp.internal counts as denied because its addresses are unknown; shop/web may open TCP/443 only to 0.0.0.0/0 except 10.0.0.0/8 (shop/web-egress[1]). To decide, give the address: palisade reach shop/web ADDRESS:443",
+    );
+  });
+
+  it("a public name under an 'Internet except private ranges' rule is allowed, assuming it resolves to public addresses", async () => {
+    const { code, json } = await reachJson(file, "shop/web", "api.example.com:443");
+    expect(code).toBe(0);
+    expect(json.hops[0]!.policies).toEqual([expect.objectContaining({ name: "web-egress", rule: 1 })]);
+    expect(json.assumptions).toContain(
+      "api.example.com is assumed to resolve to public IPv4 addresses (not private, loopback, link-local or shared ranges): shop/web may open TCP/443 to all of them, not to the private ranges",
     );
   });
 
