@@ -99,6 +99,7 @@ export class MeshMatrix {
         scenario: { ...scenario, mesh: view },
         ports: namedPorts(view, workloads[rep]!, this.modeOf[rep]!),
         identity: identityTests(view.authorizationPolicies),
+        portLevelMtls: view.peerAuthentications.some((p) => p.portLevelMtls.size > 0),
         byAddress: view.authorizationPolicies.some(usesAddresses),
       };
     });
@@ -145,13 +146,19 @@ export class MeshMatrix {
     const named = server.ports;
     let standIn = MIN_PORT;
     while (named.has(standIn) && standIn < MAX_PORT) standIn++;
+    const peer = { workload: src, ip: src.ips[0], mtls: carriesIdentity(srcMode, dstMode, "TCP") };
+    let refusedByMtls = false;
     const allows = (port: number): boolean => {
-      const peer = { workload: src, ip: src.ips[0], mtls: carriesIdentity(srcMode, dstMode, "TCP") };
       const http = httpAttributes(undefined, undefined, undefined, dst, dstMode, port, []);
       const wire = { srcIP: src.ips[0] ?? null, dstIP: dst.ips[0] ?? null, port, protocol: "TCP" as const };
-      return destinationMeshHops(server.scenario, dst, dstMode, peer, port, "TCP", http, wire, []).every((h) => h.verdict === "allow");
+      const hops = destinationMeshHops(server.scenario, dst, dstMode, peer, port, "TCP", http, wire, []);
+      refusedByMtls = hops.some((h) => h.step === "peer-authentication" && h.verdict === "deny");
+      return hops.every((h) => h.verdict === "allow");
     };
-    let tcp = allows(standIn) ? ALL_TCP : ConnSet.none();
+    const standInAllowed = allows(standIn);
+    // Refused for want of mTLS on a port no policy singles out, with no port-level mTLS: refused on every port.
+    if (refusedByMtls && !server.portLevelMtls) return NOT_TCP;
+    let tcp = standInAllowed ? ALL_TCP : ConnSet.none();
     for (const p of named) {
       const one = ConnSet.ports("TCP", p);
       tcp = allows(p) ? tcp.union(one) : tcp.subtract(one);
@@ -163,6 +170,8 @@ export class MeshMatrix {
 interface ServerView {
   scenario: Scenario;
   ports: Set<number>;
+  /** Whether a PeerAuthentication of the destination sets a mode per port. */
+  portLevelMtls: boolean;
   identity: ReturnType<typeof identityTests>;
   byAddress: boolean;
 }
