@@ -48,7 +48,7 @@ export class MeshMatrix {
   /** Per destination key: the scenario seen through its policies only, and the ports they single out. */
   private readonly serverMesh: ServerView[];
   /** Admissions by destination key and what its policies can see of the client. */
-  private readonly byView = new Map<string, ConnSet>();
+  private readonly byView = new Map<string | number, ConnSet>();
 
   constructor(
     private readonly scenario: Scenario,
@@ -90,6 +90,8 @@ export class MeshMatrix {
     // Each destination key is evaluated against its own policies only.
     this.serverMesh = this.serverReps.map((rep) => {
       const { authz, pa } = selected[rep]!;
+      const identity = identityTests(authz.map((k) => mesh.authorizationPolicies[k]!));
+      const byAddress = authz.some((k) => usesAddresses(mesh.authorizationPolicies[k]!));
       const view: IstioMesh = {
         ...mesh,
         authorizationPolicies: authz.map((k) => mesh.authorizationPolicies[k]!),
@@ -98,9 +100,10 @@ export class MeshMatrix {
       return {
         scenario: { ...scenario, mesh: view },
         ports: namedPorts(view, workloads[rep]!, this.modeOf[rep]!),
-        identity: identityTests(view.authorizationPolicies),
+        identity,
         portLevelMtls: view.peerAuthentications.some((p) => p.portLevelMtls.size > 0),
-        byAddress: view.authorizationPolicies.some(usesAddresses),
+        ...simpleView(identity, byAddress),
+        byAddress,
       };
     });
   }
@@ -124,7 +127,9 @@ export class MeshMatrix {
       const src = this.workloads[this.clientReps[c]!]!;
       const server = this.serverMesh[s]!;
       const mtls = carriesIdentity(this.modeOf[this.clientReps[c]!]!, this.modeOf[this.serverReps[s]!]!, "TCP");
-      const view = `${s}|${clientView(src, mtls, server, this.mesh.settings.trustDomain)}`;
+      // Most destinations look only at namespaces: then the view is a small number.
+      const simple = server.simple ? (mtls ? 2 + (server.namespaceIndex.get(src.namespace) ?? -1) + 1 : 0) : -1;
+      const view = simple >= 0 ? s * 0x10000 + simple : `${s}|${clientView(src, mtls, server, this.mesh.settings.trustDomain)}`;
       out = this.byView.get(view);
       if (!out) {
         out = this.compute(src, this.workloads[this.serverReps[s]!]!, server);
@@ -169,11 +174,20 @@ export class MeshMatrix {
 
 interface ServerView {
   scenario: Scenario;
+  /** The policies test nothing of a client but its namespace (by exact name). */
+  simple: boolean;
+  /** For a simple view: the namespaces the policies name, numbered. */
+  namespaceIndex: Map<string, number>;
   ports: Set<number>;
   /** Whether a PeerAuthentication of the destination sets a mode per port. */
   portLevelMtls: boolean;
   identity: ReturnType<typeof identityTests>;
   byAddress: boolean;
+}
+
+function simpleView(identity: ReturnType<typeof identityTests>, byAddress: boolean): { simple: boolean; namespaceIndex: Map<string, number> } {
+  const simple = !byAddress && identity.principals.size === 0 && identity.serviceAccounts.size === 0 && identity.wildcards.length === 0 && identity.namespaces.size < 0x7ff0;
+  return { simple, namespaceIndex: new Map([...identity.namespaces].map((ns, i) => [ns, i])) };
 }
 
 /** What a destination's policies can see of a client: whether it has an identity, and the identity tests it passes. */
