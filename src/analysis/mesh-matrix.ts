@@ -17,7 +17,7 @@ import { HBONE_PORT, type IstioMesh, type MeshMode } from "../layers/istio/index
 import type { Labels } from "../model/selector.js";
 import type { Workload } from "../model/types.js";
 import { envoyNamespaceMatches, envoyPrincipalMatches, envoyServiceAccountMatches, envoyTrustDomainMatches } from "../layers/istio/strings.js";
-import { carriesIdentity, destinationMeshHops, httpAttributes, speaksHttpByName, usesHbone } from "../path/mesh.js";
+import { authorizationAt, carriesIdentity, httpAttributes, peerAuthenticationAt, speaksHttpByName, usesHbone } from "../path/mesh.js";
 import { ConnSet, MAX_PORT, MIN_PORT } from "../sets/index.js";
 import { intern } from "./intern.js";
 import type { Scenario } from "./scenario.js";
@@ -152,17 +152,18 @@ export class MeshMatrix {
     let standIn = MIN_PORT;
     while (named.has(standIn) && standIn < MAX_PORT) standIn++;
     const peer = { workload: src, ip: src.ips[0], mtls: carriesIdentity(srcMode, dstMode, "TCP") };
-    let refusedByMtls = false;
+    const mesh = server.scenario.mesh!;
+    const dstIP = dst.ips[0] ?? null;
+    // PeerAuthentication first; without port-level modes it decides every port at once.
+    const paOnce = server.portLevelMtls ? null : peerAuthenticationAt(mesh, dst, dstMode, standIn, peer.mtls);
+    if (paOnce && paOnce.verdict === "deny") return NOT_TCP;
     const allows = (port: number): boolean => {
+      const pa = paOnce ?? peerAuthenticationAt(mesh, dst, dstMode, port, peer.mtls);
+      if (pa && pa.verdict === "deny") return false;
       const http = httpAttributes(undefined, undefined, undefined, dst, dstMode, port, []);
-      const wire = { srcIP: src.ips[0] ?? null, dstIP: dst.ips[0] ?? null, port, protocol: "TCP" as const };
-      const hops = destinationMeshHops(server.scenario, dst, dstMode, peer, port, "TCP", http, wire, []);
-      refusedByMtls = hops.some((h) => h.step === "peer-authentication" && h.verdict === "deny");
-      return hops.every((h) => h.verdict === "allow");
+      return authorizationAt(mesh, dst, dstMode, { ...peer, mtls: pa ? pa.connectionMtls : peer.mtls }, port, http, dstIP).verdict === "allow";
     };
     const standInAllowed = allows(standIn);
-    // Refused for want of mTLS on a port no policy singles out, with no port-level mTLS: refused on every port.
-    if (refusedByMtls && !server.portLevelMtls) return NOT_TCP;
     let tcp = standInAllowed ? ALL_TCP : ConnSet.none();
     for (const p of named) {
       const one = ConnSet.ports("TCP", p);

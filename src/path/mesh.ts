@@ -5,7 +5,7 @@
  * authorization at the destination). semantics.md §4, §5 and §8.
  */
 import type { Scenario } from "../analysis/scenario.js";
-import { evaluateAuthorization, type AuthzRequest, type EnforcementPoint, type HttpAttributes } from "../layers/istio/authorization.js";
+import { evaluateAuthorization, type AuthzDecision, type AuthzRequest, type EnforcementPoint, type HttpAttributes, type PeerAuthnDecision } from "../layers/istio/authorization.js";
 import { HBONE_PORT, type IstioMesh, type MeshMode, type Waypoint } from "../layers/istio/index.js";
 import { evaluatePeerAuthentication } from "../layers/istio/peerauthentication.js";
 import type { EgressDestination } from "../layers/istio/sidecar-egress.js";
@@ -184,12 +184,9 @@ export function destinationMeshHops(
   const proxy = proxyOf(dstMode);
   if (!mesh || !proxy || protocol !== "TCP") return [];
   const hops: Hop[] = [];
-  const root = mesh.settings.rootNamespace;
   let mtls = peer.mtls;
-  if (dstMode !== "gateway") {
-    const pa = evaluatePeerAuthentication(mesh.peerAuthentications, { namespace: dst.namespace, labels: dst.labels }, port, peer.mtls, root, {
-      dataplane: dstMode === "ambient" ? "ambient" : "sidecar",
-    });
+  const pa = peerAuthenticationAt(mesh, dst, dstMode, port, peer.mtls);
+  if (pa) {
     mtls = pa.connectionMtls;
     assumptions.push(...pa.assumptions);
     if (pa.isolated || pa.verdict === "deny") {
@@ -208,19 +205,45 @@ export function destinationMeshHops(
       });
     }
   }
+  const d = authorizationAt(mesh, dst, dstMode, { ...peer, mtls }, port, http, wire.dstIP);
+  assumptions.push(...d.assumptions);
+  hops.push(authorizationHopOf(d, dst.id, proxy, { ...wire, port }));
+  return hops;
+}
+
+/** The destination's PeerAuthentication for a connection (none at a gateway). */
+export function peerAuthenticationAt(mesh: IstioMesh, dst: Workload, dstMode: MeshMode, port: number, mtls: boolean): PeerAuthnDecision | null {
+  if (dstMode === "gateway" || dstMode === "none") return null;
+  return evaluatePeerAuthentication(mesh.peerAuthentications, { namespace: dst.namespace, labels: dst.labels }, port, mtls, mesh.settings.rootNamespace, {
+    dataplane: dstMode === "ambient" ? "ambient" : "sidecar",
+  });
+}
+
+/** The destination proxy's AuthorizationPolicy decision (a sidecar or gateway, or the ztunnel of an ambient pod). */
+export function authorizationAt(
+  mesh: IstioMesh,
+  dst: Workload,
+  dstMode: MeshMode,
+  peer: MeshPeer,
+  port: number,
+  http: HttpAttributes | undefined,
+  dstIP: string | null,
+): AuthzDecision {
   const point: EnforcementPoint = dstMode === "ambient" ? { kind: "ztunnel" } : { kind: "sidecar" };
   const request: AuthzRequest = {
     source: {
       ...(peer.workload ? { namespace: peer.workload.namespace, serviceAccount: peer.workload.serviceAccount || "default" } : {}),
       ...(peer.ip ? { ip: peer.ip } : {}),
-      mtls,
+      mtls: peer.mtls,
     },
-    destination: { namespace: dst.namespace, labels: dst.labels, port, ...(wire.dstIP ? { ip: wire.dstIP } : {}) },
-    protocol,
+    destination: { namespace: dst.namespace, labels: dst.labels, port, ...(dstIP ? { ip: dstIP } : {}) },
+    protocol: "TCP",
     ...(http && dstMode !== "ambient" ? { http } : {}),
   };
-  hops.push(authorizationHop(mesh, request, point, dst.id, proxy, wire, assumptions));
-  return hops;
+  return evaluateAuthorization(mesh.authorizationPolicies, request, point, {
+    rootNamespace: mesh.settings.rootNamespace,
+    trustDomain: mesh.settings.trustDomain,
+  });
 }
 
 /** AuthorizationPolicy at a waypoint: only targetRefs policies, full L7 (§5.5 r16), with the client's identity. */
@@ -261,13 +284,17 @@ function authorizationHop(mesh: IstioMesh, request: AuthzRequest, point: Enforce
     trustDomain: mesh.settings.trustDomain,
   });
   assumptions.push(...d.assumptions);
+  return authorizationHopOf(d, at, proxy, { ...wire, port: request.destination.port });
+}
+
+function authorizationHopOf(d: AuthzDecision, at: string, proxy: MeshProxy, wire: Wire): Hop {
   return {
     step: "authorization",
     enforcer: "istio-authorization",
     direction: "ingress",
     at,
     verdict: d.verdict,
-    wire: { ...wire, port: request.destination.port },
+    wire,
     policies: d.policies,
     reason: d.reason,
     misses: [...d.misses, ...d.notes],
