@@ -1,8 +1,8 @@
 import { InputDiagnostic, type LoadResult, type Manifest } from "../load/types.js";
 import { buildCluster, CLUSTER_KINDS } from "../model/build.js";
-import { defaultProfile, type ClusterProfile, type CniName } from "../model/profile.js";
+import { defaultProfile, type CiliumSwitches, type ClusterProfile, type CniName } from "../model/profile.js";
 import type { Cluster } from "../model/types.js";
-import { cniPlugins, IGNORED_KINDS, PENDING_KINDS } from "../layers/registry.js";
+import { cniPluginsFor, IGNORED_KINDS, PENDING_KINDS } from "../layers/registry.js";
 import type { CniLayer } from "../layers/types.js";
 import { buildIstioMesh, isIstioPolicyManifest, type IstioMesh } from "../layers/istio/index.js";
 
@@ -22,6 +22,8 @@ export interface Scenario {
 
 export interface ScenarioOptions {
   cni?: CniName;
+  /** Cilium agent options and version readings that differ from the v1.19.4 defaults (profile.ts). */
+  cilium?: Partial<CiliumSwitches>;
 }
 
 const CILIUM_KINDS = new Set(["CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy"]);
@@ -32,21 +34,25 @@ export function buildScenario(load: LoadResult, options: ScenarioOptions = {}): 
   const { manifests } = load;
 
   const detectedCilium = manifests.some((m) => CILIUM_KINDS.has(m.kind));
+  const switches = options.cilium ?? {};
   const profile = options.cni
-    ? defaultProfile(options.cni, "flag")
+    ? defaultProfile(options.cni, "flag", switches)
     : detectedCilium
-      ? defaultProfile("cilium", "detected")
-      : defaultProfile("generic", "default");
+      ? defaultProfile("cilium", "detected", switches)
+      : defaultProfile("generic", "default", switches);
   if (profile.cniSource === "detected") notes.push("CNI: cilium (detected from CiliumNetworkPolicy objects in the input)");
 
-  const perPlugin = cniPlugins.map((plugin) => ({ plugin, manifests: [] as Manifest[] }));
+  const perPlugin = cniPluginsFor(profile).map((plugin) => ({ plugin, manifests: [] as Manifest[] }));
   const pending = new Map<string, number>();
+  /** Cilium policies under a profile whose CNI is not Cilium. */
+  const unread = new Map<string, number>();
   const clusterManifests: Manifest[] = [];
   for (const m of manifests) {
     const owner = perPlugin.find((p) => p.plugin.consumes(m));
     if (owner) owner.manifests.push(m);
     else if (CLUSTER_KINDS.has(m.kind)) clusterManifests.push(m);
     else if (isIstioPolicyManifest(m)) continue;
+    else if (CILIUM_KINDS.has(m.kind)) unread.set(m.kind, (unread.get(m.kind) ?? 0) + 1);
     else if (PENDING_KINDS.has(m.kind)) pending.set(m.kind, (pending.get(m.kind) ?? 0) + 1);
     else if (!IGNORED_KINDS.has(m.kind) && !m.kind.endsWith("List")) {
       diagnostics.push(
@@ -54,10 +60,13 @@ export function buildScenario(load: LoadResult, options: ScenarioOptions = {}): 
       );
     }
   }
+  for (const [kind, n] of unread) notes.push(`${n} ${kind} object${n > 1 ? "s" : ""} not evaluated: the CNI is ${profile.cni} (pass --cni cilium)`);
   for (const [kind, n] of pending) notes.push(`${n} ${kind} object${n > 1 ? "s" : ""} not evaluated (this layer is not supported yet)`);
 
   // Namespaces that policies live in exist even when nothing else mentions them.
-  const policyNamespaces = perPlugin.flatMap((p) => p.manifests.map((m) => m.namespace ?? "default"));
+  const policyNamespaces = perPlugin.flatMap((p) =>
+    p.manifests.filter((m) => m.kind !== "CiliumClusterwideNetworkPolicy").map((m) => m.namespace ?? "default"),
+  );
   const built = buildCluster(clusterManifests, policyNamespaces);
   diagnostics.push(...built.diagnostics);
   notes.push(...built.notes);
@@ -73,10 +82,10 @@ export function buildScenario(load: LoadResult, options: ScenarioOptions = {}): 
     if (istio.addedWorkloads.length > 0) cluster = { ...cluster, workloads: [...cluster.workloads, ...istio.addedWorkloads] };
   }
 
-  const layers = perPlugin.map(({ plugin, manifests: own }) => {
-    const { layer, diagnostics: d } = plugin.build(own, cluster, profile);
+  const layers = perPlugin.flatMap(({ plugin, manifests: own }) => {
+    const { layer, layers: shown, diagnostics: d } = plugin.build(own, cluster, profile);
     diagnostics.push(...d);
-    return layer;
+    return shown ?? [layer];
   });
   return { cluster, profile, layers, diagnostics, notes, nodeAddresses: nodeAddresses(manifests, cluster), ...(mesh ? { mesh } : {}) };
 }
