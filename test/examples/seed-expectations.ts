@@ -7,6 +7,9 @@
  *
  *   document:   the reference document the example reproduces
  *   references: other sources the `why` lines cite (optional)
+ *   rendered:   [{file, kustomize}, ...] (optional): `file` (relative to the example) is exactly what
+ *               `kubectl kustomize <kustomize>` prints; the kustomize inputs sit under a directory
+ *               whose name starts with a dot, which `-f` skips, so only the rendered file is loaded
  *   variants:   NAME → {description, remove?: ["Kind NS/NAME" | "Kind NAME", ...], add?: [manifest, ...]}
  *               the same setup with objects removed and/or added (a replacement is both)
  *   flows:      the expectations, each:
@@ -20,8 +23,10 @@
  *                policies (exact set of NS/NAME), policy (one NS/NAME that must be among them)
  *     why        one sentence citing the document section that makes the verdict expected
  *     variant    a key of `variants` (optional; default: the example as it is on disk)
- *     pending    istio | bug: the verdict needs behaviour `reach` does not have yet (istio),
- *                or is wrong because of a known defect (bug, with `bug:` saying which)
+ *     pending    istio | cilium | bug: the verdict needs behaviour `reach` does not have yet
+ *                (istio: the Istio layers; cilium: the Cilium layer, CiliumNetworkPolicy and
+ *                CiliumClusterwideNetworkPolicy), or is wrong because of a known defect (bug, with
+ *                `bug:` saying which)
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -30,6 +35,7 @@ import { parseAllDocuments, parse as parseYaml, stringify } from "yaml";
 
 export const LAYERS = ["networkpolicy", "adminnetworkpolicy", "cilium", "istio-egress", "istio-peerauthentication", "istio-authorization", "service"] as const;
 export const OBSERVED = ["timeout", "reset", "http-403", "http-502"] as const;
+export const PENDING = ["istio", "cilium", "bug"] as const;
 
 export interface ExpectedBlock {
   layer?: (typeof LAYERS)[number];
@@ -54,7 +60,7 @@ export interface ExpectedFlow {
   blockedBy?: ExpectedBlock;
   why: string;
   variant?: string;
-  pending?: "istio" | "bug";
+  pending?: (typeof PENDING)[number];
   bug?: string;
 }
 
@@ -64,17 +70,27 @@ export interface Variant {
   add?: Record<string, unknown>[];
 }
 
+/** A manifest file of the example that is the output of `kubectl kustomize` on a directory of it. */
+export interface Rendered {
+  /** Relative to the example directory. */
+  file: string;
+  /** The kustomization directory, relative to the example directory. */
+  kustomize: string;
+}
+
 export interface Expectations {
   /** `examples/<name>`, relative to the repository root. */
   dir: string;
   document: string;
   variants: Record<string, Variant>;
   flows: ExpectedFlow[];
+  rendered: Rendered[];
 }
 
 const FLOW_KEYS = new Set(["name", "from", "to", "protocol", "method", "path", "host", "verdict", "blockedBy", "why", "variant", "pending", "bug"]);
 const BLOCK_KEYS = new Set(["layer", "direction", "workload", "port", "protocol", "observed", "policies", "policy"]);
-const TOP_KEYS = new Set(["apiVersion", "kind", "items", "document", "references", "variants", "flows"]);
+const TOP_KEYS = new Set(["apiVersion", "kind", "items", "document", "references", "rendered", "variants", "flows"]);
+const RENDERED_KEYS = new Set(["file", "kustomize"]);
 const VARIANT_KEYS = new Set(["description", "remove", "add"]);
 
 /** Reads and checks one expected.yaml; throws with the file and the offending entry. */
@@ -87,6 +103,17 @@ export function readExpectations(root: string, dir: string): Expectations {
   for (const k of Object.keys(doc)) if (!TOP_KEYS.has(k)) fail(`unknown top-level key ${k}`);
   if (doc.kind !== "List" || !Array.isArray(doc.items) || doc.items.length !== 0) fail("must be an empty kind: List (items: [])");
   if (typeof doc.document !== "string") fail("document: the reference document's title is required");
+  const rendered = (doc.rendered ?? []) as Rendered[];
+  if (!Array.isArray(rendered)) fail("rendered: a list of {file, kustomize}");
+  for (const r of rendered) {
+    for (const k of Object.keys(r ?? {})) if (!RENDERED_KEYS.has(k)) fail(`rendered: unknown key ${k}`);
+    if (typeof r?.file !== "string" || typeof r.kustomize !== "string") fail("rendered: each entry needs file and kustomize");
+    if (!r.kustomize.split("/").some((seg) => seg.startsWith(".") && seg !== "." && seg !== "..")) {
+      fail(`rendered: ${r.kustomize} must sit under a directory whose name starts with a dot, so that -f loads only ${r.file}`);
+    }
+    if (!statSync(join(root, dir, r.file), { throwIfNoEntry: false })?.isFile()) fail(`rendered: ${r.file} does not exist`);
+    if (!statSync(join(root, dir, r.kustomize), { throwIfNoEntry: false })?.isDirectory()) fail(`rendered: ${r.kustomize} is not a directory`);
+  }
   const variants = (doc.variants ?? {}) as Record<string, Variant>;
   for (const [name, v] of Object.entries(variants)) {
     for (const k of Object.keys(v)) if (!VARIANT_KEYS.has(k)) fail(`variant ${name}: unknown key ${k}`);
@@ -108,7 +135,7 @@ export function readExpectations(root: string, dir: string): Expectations {
     if (f.verdict === "denied" && !f.blockedBy) fail(`${where}: a denied flow says what blocks it (blockedBy)`);
     if (typeof f.why !== "string" || f.why.length < 40) fail(`${where}: why must be a sentence citing the document`);
     if (f.variant !== undefined && !variants[f.variant]) fail(`${where}: unknown variant ${f.variant}`);
-    if (f.pending !== undefined && f.pending !== "istio" && f.pending !== "bug") fail(`${where}: pending must be istio or bug`);
+    if (f.pending !== undefined && !PENDING.includes(f.pending)) fail(`${where}: pending must be one of ${PENDING.join(", ")}`);
     if ((f.pending === "bug") !== (typeof f.bug === "string")) fail(`${where}: pending: bug goes with bug: DESCRIPTION (and only then)`);
     const b = f.blockedBy;
     if (b) {
@@ -119,7 +146,7 @@ export function readExpectations(root: string, dir: string): Expectations {
     }
   }
   for (const name of Object.keys(variants)) if (!flows.some((f) => f.variant === name)) fail(`variant ${name} is used by no flow`);
-  return { dir, document: doc.document as string, variants, flows };
+  return { dir, document: doc.document as string, variants, flows, rendered };
 }
 
 /** Every `examples/seed-*` directory with an expected.yaml. */

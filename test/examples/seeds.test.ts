@@ -4,12 +4,18 @@
  * `palisade reach FROM TO -o json -f <example or variant>` in-process, and its
  * verdict and the stated blockedBy fields must match.
  *
- * Flows marked `pending: istio` need Istio behaviour `reach` does not have yet;
- * they run with `it.fails`, so they must fail today. The day the behaviour lands
- * and such a flow passes, its test turns red: then remove the marker. Flows marked
- * `pending: bug` do the same for a known defect (described in the entry).
+ * Flows marked `pending: istio` or `pending: cilium` need behaviour of that layer
+ * `reach` does not have yet; they run with `it.fails`, so they must fail today. The
+ * day the behaviour lands and such a flow passes, its test turns red: then remove
+ * the marker. Flows marked `pending: bug` do the same for a known defect (described
+ * in the entry).
+ *
+ * An example kept as kustomize inputs loads the rendered output; when kubectl is
+ * installed, the rendered files must be exactly what `kubectl kustomize` prints.
  */
-import { rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { run } from "../../src/cli/cli.js";
@@ -40,6 +46,15 @@ async function palisade(args: string[]): Promise<{ code: number; stdout: string;
   });
   return { code, stdout, stderr };
 }
+
+const kubectl = (() => {
+  try {
+    execFileSync("kubectl", ["version", "--client"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+})();
 
 const built = new Map<string, string>();
 afterAll(() => {
@@ -142,6 +157,13 @@ for (const ex of examples) {
         const res = await palisade(["analyze", "-f", inputFor(ex, variant)]);
         expect(res.stderr).toBe("");
         expect(res.code).toBe(0);
+      });
+    }
+
+    for (const r of ex.rendered) {
+      it.skipIf(!kubectl)(`${r.file} is exactly what kubectl kustomize ${r.kustomize} prints`, () => {
+        const out = execFileSync("kubectl", ["kustomize", join(ROOT, ex.dir, r.kustomize)], { encoding: "utf8" });
+        expect(out).toBe(readFileSync(join(ROOT, ex.dir, r.file), "utf8"));
       });
     }
 
