@@ -43,6 +43,12 @@ export interface GenerateOptions {
    * sometimes a DENY. Drawn from its own random stream, so the rest is unchanged.
    */
   istio?: boolean;
+  /**
+   * Write every NetworkPolicy as the equivalent CiliumNetworkPolicy (namespace
+   * selectors become `io.cilium.k8s.namespace.labels.*` keys, ipBlocks CIDR sets,
+   * empty rules the `all` entity), as a Cilium cluster's repository would hold them.
+   */
+  cilium?: boolean;
 }
 
 export const DEFAULT_OPTIONS: GenerateOptions = {
@@ -648,6 +654,7 @@ export function generateObjects(options: GenerateOptions): { objects: Obj[]; sta
     policyDocs.push(...makePolicies(rng, vocab, ns, ws, options.policiesPerNs));
   }
 
+  if (options.cilium) policyDocs.splice(0, policyDocs.length, ...policyDocs.map(toCiliumNetworkPolicy));
   const istioDocs = options.istio ? meshObjects(new Rng(options.seed + 7919), namespaceDocs, workloadDocs) : [];
 
   // Repository order: namespaces, then per-kind folders.
@@ -663,6 +670,72 @@ export function generateObjects(options: GenerateOptions): { objects: Obj[]; sta
       policies: policyDocs.length,
     },
   };
+}
+
+const NS_LABEL_PREFIX = "io.cilium.k8s.namespace.labels.";
+
+type Selector = { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] };
+
+/** A namespaceSelector AND podSelector as one Cilium endpoint selector. */
+function endpointSelector(podSelector: Selector | undefined, namespaceSelector: Selector | undefined): Selector {
+  const out: Selector = {};
+  const labels = { ...(podSelector?.matchLabels ?? {}) };
+  const exprs = [...(podSelector?.matchExpressions ?? [])];
+  if (namespaceSelector) {
+    for (const [k, v] of Object.entries(namespaceSelector.matchLabels ?? {})) labels[NS_LABEL_PREFIX + k] = v;
+    for (const e of namespaceSelector.matchExpressions ?? []) exprs.push({ ...e, key: NS_LABEL_PREFIX + e.key });
+    // An empty namespaceSelector means every namespace.
+    if (Object.keys(namespaceSelector.matchLabels ?? {}).length === 0 && (namespaceSelector.matchExpressions ?? []).length === 0) {
+      exprs.push({ key: "io.kubernetes.pod.namespace", operator: "Exists" });
+    }
+  }
+  if (Object.keys(labels).length > 0) out.matchLabels = labels;
+  if (exprs.length > 0) out.matchExpressions = exprs;
+  return out;
+}
+
+/** The CiliumNetworkPolicy that allows what a generated NetworkPolicy allows. */
+function toCiliumNetworkPolicy(np: Obj): Obj {
+  const spec = np.spec as { podSelector: Selector; policyTypes?: string[]; ingress?: Obj[]; egress?: Obj[] };
+  // The API server's defaulting: Ingress, and Egress when there are egress rules.
+  const types = spec.policyTypes ?? ["Ingress", ...(spec.egress?.length ? ["Egress"] : [])];
+  // Cilium takes endpoints and CIDRs in separate rules: a mixed peer list becomes two rules.
+  const rules = (list: Obj[] | undefined, peersKey: "from" | "to"): Obj[] =>
+    (list ?? [])
+      .flatMap((rule) => {
+        const peers = (rule[peersKey] as Obj[] | undefined) ?? [];
+        const cidr = peers.filter((p) => p.ipBlock);
+        const other = peers.filter((p) => !p.ipBlock);
+        return cidr.length > 0 && other.length > 0 ? [{ ...rule, [peersKey]: other }, { ...rule, [peersKey]: cidr }] : [rule];
+      })
+      .map((rule) => {
+      const peers = (rule[peersKey] as Obj[] | undefined) ?? [];
+      const ports = (rule.ports as { protocol?: string; port?: number | string; endPort?: number }[] | undefined) ?? [];
+      const out: Obj = {};
+      const endpoints = peers.filter((p) => !p.ipBlock).map((p) => endpointSelector(p.podSelector as Selector | undefined, p.namespaceSelector as Selector | undefined));
+      const cidrs = peers.filter((p) => p.ipBlock).map((p) => p.ipBlock as Obj);
+      const dir = peersKey === "from" ? "from" : "to";
+      if (endpoints.length > 0) out[`${dir}Endpoints`] = endpoints;
+      if (cidrs.length > 0) out[`${dir}CIDRSet`] = cidrs;
+      if (peers.length === 0) out[`${dir}Entities`] = ["all"];
+      if (ports.length > 0) {
+        out.toPorts = [
+          {
+            ports: ports.map((p) => ({
+              port: p.port === undefined ? "0" : String(p.port),
+              protocol: p.protocol ?? "TCP",
+              ...(p.endPort !== undefined ? { endPort: p.endPort } : {}),
+            })),
+          },
+        ];
+      }
+      return out;
+    });
+  const cnp: Obj = { endpointSelector: spec.podSelector };
+  // A direction listed in policyTypes with no rules denies everything: `[{}]` enables enforcement.
+  if (types.includes("Ingress")) cnp.ingress = spec.ingress?.length ? rules(spec.ingress, "from") : [{}];
+  if (types.includes("Egress")) cnp.egress = spec.egress?.length ? rules(spec.egress, "to") : [{}];
+  return { apiVersion: "cilium.io/v2", kind: "CiliumNetworkPolicy", metadata: np.metadata, spec: cnp };
 }
 
 /** Labels the namespaces into the mesh and returns the Istio objects (see `GenerateOptions.istio`). */

@@ -353,6 +353,14 @@ function checks(results: ReadonlyMap<string, ScenarioResult>): Check[] {
     out.push({ name: "L parse + model + matrix < 5 s", value: `${ms(e2e)} ms`, pass: e2e < 5000 });
     out.push({ name: "L peak RSS (maxRSS) < 1.5 GB", value: `${mb(L.maxRss)} MB`, pass: L.maxRss < 1.5 * 1024 ** 3 });
     out.push({ name: "L matrix time <= L parse time", value: `${ms(L.matrixMs)} ms vs ${ms(L.parseMs)} ms`, pass: L.matrixMs <= L.parseMs });
+    const LC = results.get("L-cilium");
+    if (LC) {
+      out.push({
+        name: "L-cilium matrix time <= 2 x L matrix time",
+        value: `${ms(LC.matrixMs)} ms vs 2 x ${ms(L.matrixMs)} ms`,
+        pass: LC.matrixMs <= 2 * L.matrixMs,
+      });
+    }
     const LI = results.get("L-istio");
     if (LI) {
       out.push({

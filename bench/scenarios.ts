@@ -37,6 +37,12 @@ export const SCENARIOS: readonly ScenarioDef[] = [
     default: true,
   },
   {
+    name: "L-cilium",
+    description: "L with every NetworkPolicy written as a CiliumNetworkPolicy (evaluated with --cni cilium semantics)",
+    generate: { namespaces: 1000, workloadsPerNs: 10, podsPerWorkload: 2, policiesPerNs: 2, labelVariety: 10, seed: 1, cilium: true },
+    default: true,
+  },
+  {
     name: "S-pods",
     description: "S as `kubectl get -o yaml` shows it: plus a ReplicaSet per Deployment and 2,000 Pods with IPs",
     generate: { namespaces: 100, workloadsPerNs: 10, podsPerWorkload: 2, policiesPerNs: 2, labelVariety: 10, seed: 1, emitPods: true },
