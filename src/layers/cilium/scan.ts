@@ -332,7 +332,7 @@ class CiliumReader {
     for (const key of Object.keys(obj)) {
       if (!allowed.has(key)) {
         const hint = deny && key === "toFQDNs" ? " (deny rules have no toFQDNs, §3.1 r6)" : "";
-        r.error([...path, key], `unknown field "${key}" in ${deny ? "a" : "an"} ${section} rule${hint}`);
+        r.error([...path, key], `unknown field "${key}" in an ${section} rule${hint}`);
       }
     }
     const requires = direction === "ingress" ? "fromRequires" : "toRequires";
