@@ -11,6 +11,7 @@ import {
   POD_NAMESPACE_LABEL,
   SERVICE_ACCOUNT_LABEL,
 } from "./labels.js";
+import { SafeRegex } from "./re2.js";
 import type { CiliumPolicy, CiliumPortRule, CiliumRule, CiliumSpec, HttpRule, L7Rules, PeerPart } from "./scan.js";
 
 /** HTTP attributes of a request, for L7 rules (`reach --method/--path/--host`). */
@@ -486,6 +487,89 @@ export class CiliumEngine {
     };
   }
 
+  /**
+   * Egress to a DNS name (§3.6): its addresses are learned at run time, so a
+   * `toFQDNs` rule admits the connection when it matches the name and a DNS L7
+   * rule of the same endpoint lets it look the name up through Cilium's DNS
+   * proxy (r27, C11); any other rule admits it only when it covers every
+   * outside address. Deny rules that cover every outside address deny it.
+   */
+  evaluateName(endpoint: Workload, host: string, conn: WireConn): CiliumDecision {
+    const f = this.factsOf(endpoint);
+    const layer = f.owner.egress;
+    const what = `${conn.protocol}/${conn.port}`;
+    const allow = (reason: string, policies: PolicyRef[] = [], isolated = false): CiliumDecision => ({ verdict: "allow", isolated, policies, reason, misses: [], layer });
+    if (!this.applies(endpoint) || this.switches.policyEnforcementMode === "never") return allow(`Cilium does not restrict ${endpoint.id}'s egress`);
+    const selecting = f.selectedBy.egress;
+    const name = host.toLowerCase().replace(/\.$/, "");
+    const everywhere = (rule: CiliumRule): boolean => {
+      let ips = IPSet.none();
+      for (const part of rule.peers) ips = ips.union(this.partIPs(part));
+      return IPSet.allOf(4).isSubsetOf(ips);
+    };
+    const denying: PolicyRef[] = [];
+    for (const si of selecting) {
+      const spec = this.specs[si]!;
+      for (const rule of spec.rules) {
+        if (rule.direction === "egress" && rule.deny && everywhere(rule) && this.ruleConns(rule, undefined).contains(conn.protocol, conn.port)) denying.push(ruleRef(spec.policy, rule));
+      }
+    }
+    if (denying.length > 0) {
+      return { verdict: "deny", isolated: true, policies: denying, reason: `denied by ${denying.map(refName).join(", ")}: a deny rule covers ${what} to every outside address, so to ${host} too`, misses: [], layer, observed: "timeout" };
+    }
+    const defaultDeny = this.defaultDeny(endpoint, "egress");
+    if (!defaultDeny) return allow(`${endpoint.id} is not in default deny for egress`, [], this.isolates(endpoint, "egress"));
+    const lookups = this.dnsVisibility(endpoint, name);
+    const admitting: PolicyRef[] = [];
+    const misses: string[] = [];
+    for (const si of selecting) {
+      const spec = this.specs[si]!;
+      for (const rule of spec.rules) {
+        if (rule.direction !== "egress" || rule.deny) continue;
+        if (!this.ruleConns(rule, undefined).contains(conn.protocol, conn.port)) continue;
+        if (everywhere(rule)) {
+          admitting.push(ruleRef(spec.policy, rule));
+          continue;
+        }
+        const fqdns = rule.peers.filter((p): p is Extract<PeerPart, { type: "fqdn" }> => p.type === "fqdn" && fqdnMatches(p.matchName, p.matchPattern, name));
+        if (fqdns.length === 0) continue;
+        if (lookups.length > 0) admitting.push(ruleRef(spec.policy, rule));
+        else misses.push(`${specName(spec)} ${rule.label}: ${fqdns[0]!.text} matches ${host}, but no DNS rule (toPorts rules.dns on port 53) lets ${endpoint.id} look it up through Cilium's DNS proxy, so no address is ever learned`);
+      }
+    }
+    if (admitting.length > 0) {
+      const refs = dedupe(admitting);
+      return allow(`allowed by ${refs.map(refName).join(", ")}${lookups.length > 0 ? ` (addresses of ${host} learned from DNS answers allowed by ${lookups.map(refName).join(", ")})` : ""}`, refs, true);
+    }
+    const isolating = this.isolatingPolicies(endpoint, "egress");
+    return {
+      verdict: "deny",
+      isolated: true,
+      policies: isolating,
+      reason: `${endpoint.id} is in default deny for egress (${isolating.map(refName).join(", ") || "policyEnforcementMode always"}) and no rule allows ${what} to ${host}: no toFQDNs rule matching it, and no rule covering every outside address`,
+      misses,
+      layer,
+      observed: "timeout",
+    };
+  }
+
+  /** The egress rules with a DNS L7 rule that lets the endpoint resolve `name` (§3.9 r45). */
+  private dnsVisibility(endpoint: Workload, name: string): PolicyRef[] {
+    const out: PolicyRef[] = [];
+    for (const si of this.factsOf(endpoint).selectedBy.egress) {
+      const spec = this.specs[si]!;
+      for (const rule of spec.rules) {
+        if (rule.direction !== "egress" || rule.deny) continue;
+        for (const pr of rule.ports ?? []) {
+          if (pr.l7?.type !== "dns") continue;
+          if (!portRuleConns(pr, undefined).contains("UDP", 53) && !portRuleConns(pr, undefined).contains("TCP", 53)) continue;
+          if (pr.l7.rules.some((d) => fqdnMatches(d.matchName, d.matchPattern, name))) out.push(ruleRef(spec.policy, rule));
+        }
+      }
+    }
+    return dedupe(out);
+  }
+
   allowedConns(endpoint: Workload, direction: Direction, peer: Peer): ConnSet {
     if (!this.applies(endpoint) || this.switches.policyEnforcementMode === "never") return ConnSet.all();
     const f = this.factsOf(endpoint);
@@ -662,6 +746,12 @@ export class CiliumLayer implements CniLayer {
     return this.engine.evaluate(endpoint, direction, peer, conn, http);
   }
 
+  /** Egress to a DNS name, with `toFQDNs` (see `CiliumEngine.evaluateName`). */
+  evaluateName(endpoint: Workload, host: string, conn: WireConn): CiliumDecision {
+    if (!this.mine(endpoint, "egress")) return this.evaluate(endpoint, "egress", { kind: "external", ip: "192.0.2.1" }, conn);
+    return this.engine.evaluateName(endpoint, host, conn);
+  }
+
   allowedConns(endpoint: Workload, direction: Direction, peer: Peer): ConnSet {
     return this.mine(endpoint, direction) ? this.engine.allowedConns(endpoint, direction, peer) : ConnSet.all();
   }
@@ -756,6 +846,26 @@ function dedupe(refs: readonly PolicyRef[]): PolicyRef[] {
   const seen = new Map<string, PolicyRef>();
   for (const r of refs) seen.set(`${r.kind}|${r.namespace}|${r.name}|${r.rule}|${r.line}`, r);
   return [...seen.values()];
+}
+
+/**
+ * Cilium's FQDN matching (§3.6 r29, §3.9 r45): case-insensitive; `matchName`
+ * exact; in `matchPattern`, `*` alone is every name, a leading `**.` is one or
+ * more labels, and any other `*` is zero or more characters within one label.
+ */
+export function fqdnMatches(matchName: string | undefined, matchPattern: string | undefined, name: string): boolean {
+  const n = name.toLowerCase().replace(/\.$/, "");
+  if (matchName !== undefined) return matchName.toLowerCase().replace(/\.$/, "") === n;
+  const p = (matchPattern ?? "").toLowerCase().replace(/\.$/, "");
+  if (p === "*") return true;
+  let re = "";
+  let rest = p;
+  if (rest.startsWith("**.")) {
+    re = "([-a-z0-9_]+\\.)+";
+    rest = rest.slice(3);
+  }
+  for (const ch of rest) re += ch === "*" ? "[-a-z0-9_]*" : ch === "." ? "\\." : ch;
+  return SafeRegex.compile(re).test(n);
 }
 
 function hasHttp(h: L7Request): boolean {

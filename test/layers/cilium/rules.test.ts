@@ -812,3 +812,43 @@ describe("the matrix agrees with reach", () => {
     }
   });
 });
+
+describe("toFQDNs towards DNS names (§3.6)", () => {
+  const FQDN = cnp(
+    "fqdn",
+    "prod",
+    `  endpointSelector: {matchLabels: {app: client}}
+  egress:
+  - toEndpoints: [{matchLabels: {app: db}}]
+    toPorts: [{ports: [{port: "53", protocol: ANY}], rules: {dns: [{matchPattern: "*.example.com"}]}}]
+  - toFQDNs: [{matchPattern: "*.example.com"}, {matchName: api.partner.io}]
+    toPorts: [{ports: [{port: "443", protocol: TCP}]}]`,
+  );
+
+  it("r27/r29: a matching toFQDNs rule admits the name when a DNS rule lets the pod resolve it", async () => {
+    const s = await withPolicies(FQDN);
+    const layer = engineOf(s);
+    const client = workload(s, "prod/client");
+    expect(layer.evaluateName(client, "www.example.com", { protocol: "TCP", port: 443 }).verdict).toBe("allow");
+    expect(layer.evaluateName(client, "WWW.Example.COM.", { protocol: "TCP", port: 443 }).verdict).toBe("allow");
+    expect(layer.evaluateName(client, "www.example.com", { protocol: "TCP", port: 80 }).verdict).toBe("deny");
+    // `*` stays within one label; the apex is not `*.example.com`.
+    expect(layer.evaluateName(client, "a.b.example.com", { protocol: "TCP", port: 443 }).verdict).toBe("deny");
+    expect(layer.evaluateName(client, "example.com", { protocol: "TCP", port: 443 }).verdict).toBe("deny");
+    // C11: api.partner.io matches a toFQDNs selector but no DNS rule lets the pod resolve it.
+    const partner = layer.evaluateName(client, "api.partner.io", { protocol: "TCP", port: 443 });
+    expect(partner.verdict).toBe("deny");
+    expect(partner.misses.join("\n")).toContain("no DNS rule");
+  });
+
+  it("r29: pattern forms — `**.` is any number of labels, a leftmost `*` also matches the apex", async () => {
+    const { fqdnMatches } = await import("../../../src/layers/cilium/evaluate.js");
+    expect(fqdnMatches(undefined, "**.cilium.io", "a.b.cilium.io")).toBe(true);
+    expect(fqdnMatches(undefined, "**.cilium.io", "cilium.io")).toBe(false);
+    expect(fqdnMatches(undefined, "*cilium.io", "cilium.io")).toBe(true);
+    expect(fqdnMatches(undefined, "*cilium.io", "subcilium.io")).toBe(true);
+    expect(fqdnMatches(undefined, "*cilium.io", "www.cilium.io")).toBe(false);
+    expect(fqdnMatches(undefined, "*", "anything.at.all")).toBe(true);
+    expect(fqdnMatches("cilium.io.", undefined, "cilium.io")).toBe(true);
+  });
+});
