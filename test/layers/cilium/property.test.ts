@@ -11,6 +11,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ConnectivityMatrix } from "../../../src/analysis/matrix.js";
 import type { Scenario } from "../../../src/analysis/scenario.js";
+import { CiliumLayer } from "../../../src/layers/cilium/index.js";
 import type { ExternalAllowance } from "../../../src/layers/types.js";
 import type { CiliumSwitches } from "../../../src/model/profile.js";
 import type { Workload } from "../../../src/model/types.js";
@@ -19,6 +20,7 @@ import { loadYaml, toYaml } from "../../helpers/cluster.js";
 import { buildScenario } from "../../../src/analysis/scenario.js";
 import {
   refAllowed,
+  refL7,
   type RefCiliumPolicy,
   type RefCiliumPort,
   type RefCiliumRule,
@@ -67,6 +69,19 @@ const IP_BLOCKS: readonly { cidr: string; except: string[] }[] = [
   { cidr: "192.168.0.0/16", except: ["192.168.1.0/24"] },
   { cidr: "10.0.0.10/32", except: [] },
   { cidr: "::/0", except: [] },
+];
+
+/** HTTP rule regexes (RE2 and JavaScript agree on these) and requests probed against them. */
+const HTTP_METHODS = ["GET", "GET|HEAD", "POST", "P.*", "(?i)delete"];
+const HTTP_PATHS = ["/api/.*", "/public", "/api/v[0-9]+", "/(a|b)/x?", "/[^/]+", ""];
+const REQUESTS = [
+  { method: "GET", path: "/api/x" },
+  { method: "HEAD", path: "/public" },
+  { method: "GET", path: "/public?x=1" },
+  { method: "POST", path: "/api/v12" },
+  { method: "PUT", path: "/b/" },
+  { method: "DELETE", path: "/a/x" },
+  { method: "PATCH", path: "/api" },
 ];
 
 // ---------------------------------------------------------------------------
@@ -134,7 +149,12 @@ const portRuleArb = (allowL7: boolean): fc.Arbitrary<RefPortRule> =>
     { weight: 1, arbitrary: fc.constant({} as RefPortRule) },
     {
       weight: allowL7 ? 1 : 0,
-      arbitrary: fc.constantFrom("80", "8080", "http").map((port) => ({ ports: [{ port, protocol: "TCP" as const }], rules: { http: [{ method: "GET", path: "/api/.*" }] } })),
+      arbitrary: fc
+        .record({
+          port: fc.constantFrom("80", "8080", "http"),
+          http: fc.array(fc.record({ method: fc.constantFrom(...HTTP_METHODS), path: fc.constantFrom(...HTTP_PATHS) }, { requiredKeys: [] }), { maxLength: 2 }),
+        })
+        .map(({ port, http }) => ({ ports: [{ port, protocol: "TCP" as const }], rules: { http } })),
     },
   );
 
@@ -414,6 +434,39 @@ describe("Cilium engine vs the reference evaluator (semantics.md §3.12)", () =>
         if (found.length > 0) throw new Error(report(world, yaml, found));
       }),
       { numRuns: RUNS },
+    );
+  }, TIMEOUT);
+
+  it("agrees on HTTP requests: L4-only rules win, HTTP rules are full matches, a miss is HTTP 403 (§3.9)", async () => {
+    await fc.assert(
+      fc.asyncProperty(worldArb, async (world) => {
+        const { yaml, scenario } = await scenarioOf(world);
+        if (scenario.diagnostics.some((d) => d.severity === "error")) throw new Error(scenario.diagnostics.map((d) => d.format()).join("\n"));
+        const layer = scenario.layers.find((l): l is CiliumLayer => l instanceof CiliumLayer)!;
+        const engine = new CiliumLayer(layer.engine);
+        const byId = new Map(scenario.cluster.workloads.map((w) => [w.id, w]));
+        const found: string[] = [];
+        for (const a of world.pods) {
+          for (const b of world.pods) {
+            if (a === b) continue;
+            const A = byId.get(`${a.namespace}/${a.name}`)!;
+            const B = byId.get(`${b.namespace}/${b.name}`)!;
+            for (const port of [80, 8080]) {
+              for (const req of REQUESTS) {
+                for (const dir of ["ingress", "egress"] as const) {
+                  const [subject, peer, S, P] = dir === "ingress" ? [b, a, B, A] : [a, b, A, B];
+                  const want = refL7(world, subject, { kind: "pod", pod: peer }, port, dir, req, world.opts);
+                  const d = engine.evaluate(S, dir, { kind: "workload", workload: P }, { protocol: "TCP", port }, req);
+                  const got = d.verdict === "allow" ? "allow" : d.observed === "http-403" ? "http-403" : "drop";
+                  if (got !== want) found.push(`${dir} at ${S.id} (peer ${P.id}) TCP/${port} ${req.method} ${req.path}: reference ${want}, palisade ${got} (${d.reason})`);
+                }
+              }
+            }
+          }
+        }
+        if (found.length > 0) throw new Error([`${found.length} disagreement(s):`, ...found.slice(0, 10), "--- input ---", yaml].join("\n"));
+      }),
+      { numRuns: Math.ceil(RUNS / 2) },
     );
   }, TIMEOUT);
 

@@ -367,3 +367,64 @@ export function refAllowed(world: RefWorld, src: RefEndpoint, dst: RefEndpoint, 
   }
   return { allowed: true, policies: [] };
 }
+
+/** An HTTP request for L7 rules. */
+export interface RefRequest {
+  method: string;
+  path: string;
+}
+
+/**
+ * One direction with an HTTP request (§3.12, §3.9 r40–44): deny rules and
+ * default deny first; then, among the allow rules matching peer and port, an
+ * L4-only one allows (r41), else some HTTP rule must fully match (JavaScript
+ * regexes anchored on both ends stand in for RE2 on the tests' simple patterns).
+ */
+export function refL7(
+  world: RefWorld,
+  subject: RefPod,
+  peer: RefEndpoint,
+  port: number,
+  dir: "ingress" | "egress",
+  req: RefRequest,
+  opts: RefOptions,
+): "allow" | "drop" | "http-403" {
+  const dest = dir === "ingress" ? subject : peer.kind === "pod" ? peer.pod : undefined;
+  const l4 = dirAllowed(world, subject, peer, "TCP", port, dir, dest, opts);
+  if (!l4.allowed) return "drop";
+  if (dir === "ingress" && peer.kind === "node" && opts.allowLocalhost) return "allow";
+  const id = podIdentity(world, subject);
+  const cnps = world.policies.filter(
+    (p): p is RefCiliumPolicy =>
+      p.kind !== "NetworkPolicy" && ciliumSelectorMatches(p.spec.endpointSelector, id) && (p.kind === "CiliumClusterwideNetworkPolicy" || p.metadata.namespace === subject.namespace),
+  );
+  const nps = world.policies.filter((p): p is RefNetworkPolicy => p.kind === "NetworkPolicy" && npSelects(p, subject) && npTypes(p).includes(dir));
+  // NetworkPolicy rules have no L7: one matching is an L4-only match.
+  const npMatch = nps.some((np) =>
+    dir === "ingress"
+      ? (np.spec.ingress ?? []).some((r) => (!r.from || r.from.length === 0 || r.from.some((f) => npPeerMatches(world, f, peer, np.metadata.namespace))) && npPortsMatch(r.ports, "TCP", port, dest))
+      : (np.spec.egress ?? []).some((r) => (!r.to || r.to.length === 0 || r.to.some((t) => npPeerMatches(world, t, peer, np.metadata.namespace))) && npPortsMatch(r.ports, "TCP", port, dest)),
+  );
+  if (npMatch) return "allow";
+  const httpRules: { method?: string; path?: string }[] = [];
+  let matched = false;
+  for (const p of cnps) {
+    for (const r of p.spec[dir] ?? []) {
+      if (!ciliumPeerMatches(r, dir, p, world, peer, opts) || !ciliumPortsMatch(r, "TCP", port, dest)) continue;
+      matched = true;
+      const portRules = r.toPorts ?? [];
+      if (portRules.length === 0) return "allow";
+      for (const pr of portRules) {
+        if (!ciliumPortsMatch({ toPorts: [pr] }, "TCP", port, dest)) continue;
+        if (!pr.rules) return "allow";
+        httpRules.push(...pr.rules.http);
+      }
+    }
+  }
+  // Nothing matched: the endpoint is not in default deny (dirAllowed allowed it).
+  if (!matched) return "allow";
+  // RE2's leading `(?i)` is JavaScript's `i` flag.
+  const full = (re: string | undefined, s: string) =>
+    re === undefined || re === "" || (re.startsWith("(?i)") ? new RegExp(`^(?:${re.slice(4)})$`, "i") : new RegExp(`^(?:${re})$`)).test(s);
+  return httpRules.some((h) => full(h.method, req.method) && full(h.path, req.path)) ? "allow" : "http-403";
+}
