@@ -421,7 +421,8 @@ class Parser {
 
   /** A single-character escape (after the backslash) as its code point, or undefined for a class escape. */
   private singleEscape(): number | undefined {
-    const c = this.peek()!;
+    const c = this.peek();
+    if (c === undefined) throw new RegexSyntaxError("missing closing ]");
     const s = String.fromCodePoint(c);
     if ("dDwWsSpP".includes(s)) return undefined;
     const map: Record<string, number> = { t: 9, n: 10, r: 13, f: 12, v: 11, a: 7 };
