@@ -120,27 +120,53 @@ export class CiliumEngine {
       }
     }
 
-    // Selection and membership, once per distinct identity.
-    const byIdentity = new Map<string, { selectedBy: Record<Direction, number[]>; memberIn: Record<Direction, number[]> }>();
+    // Selection and membership, once per distinct identity. Most selectors name their
+    // namespace (Cilium's implicit scoping), so each is matched against that namespace's
+    // identities only.
+    type Shared = { selectedBy: Record<Direction, number[]>; memberIn: Record<Direction, number[]> };
+    const byIdentity = new Map<string, Shared>();
+    const reps: { w: Workload; id: Identity; shared: Shared }[] = [];
+    const repsByNamespace = new Map<string, number[]>();
+    const keyOf = new Map<Workload, string>();
     for (const w of cluster.workloads) {
       const id = this.podIdentity(w);
       this.identities.set(w, id);
       const k = `${w.hostNetwork ? "hn" : "pod"}|${id}`;
-      let shared = byIdentity.get(k);
-      if (!shared) {
-        shared = { selectedBy: { ingress: [], egress: [] }, memberIn: { ingress: [], egress: [] } };
-        this.specs.forEach((spec, si) => {
-          if (!this.subjectSelects(spec, w, id)) return;
-          for (const d of ["ingress", "egress"] as const) if (spec.hasRules[d] || spec.defaultDeny[d]) shared!.selectedBy[d].push(si);
-        });
-        if (!w.hostNetwork) {
-          this.partSelectors.forEach((sels, pid) => {
-            if (!sels || !sels.some((s) => s.matches(id))) return;
-            for (const d of partDirections[pid]!) shared!.memberIn[d].push(pid);
-          });
-        }
-        byIdentity.set(k, shared);
+      keyOf.set(w, k);
+      if (byIdentity.has(k)) continue;
+      const shared: Shared = { selectedBy: { ingress: [], egress: [] }, memberIn: { ingress: [], egress: [] } };
+      byIdentity.set(k, shared);
+      repsByNamespace.set(w.namespace, [...(repsByNamespace.get(w.namespace) ?? []), reps.length]);
+      reps.push({ w, id, shared });
+    }
+    const allReps = reps.map((_, i) => i);
+    const candidates = (selectors: readonly IdentitySelector[]): number[] => {
+      const namespaces = new Set<string>();
+      for (const sel of selectors) {
+        const ns = namespacesOf(sel);
+        if (!ns) return allReps;
+        for (const n of ns) namespaces.add(n);
       }
+      return [...namespaces].flatMap((n) => repsByNamespace.get(n) ?? []).sort((a, b) => a - b);
+    };
+    this.specs.forEach((spec, si) => {
+      const pool = spec.subject.type === "endpoints" ? candidates([spec.subject.selector]) : allReps;
+      for (const r of pool) {
+        const { w, id, shared } = reps[r]!;
+        if (!this.subjectSelects(spec, w, id)) continue;
+        for (const d of ["ingress", "egress"] as const) if (spec.hasRules[d] || spec.defaultDeny[d]) shared.selectedBy[d].push(si);
+      }
+    });
+    this.partSelectors.forEach((sels, pid) => {
+      if (!sels) return;
+      for (const r of candidates(sels)) {
+        const { w, id, shared } = reps[r]!;
+        if (w.hostNetwork || !sels.some((s) => s.matches(id))) continue;
+        for (const d of partDirections[pid]!) shared.memberIn[d].push(pid);
+      }
+    });
+    for (const w of cluster.workloads) {
+      const shared = byIdentity.get(keyOf.get(w)!)!;
       const owner = (d: Direction): CiliumApi =>
         (this.switches.policyEnforcementMode === "always" && this.applies(w)) || shared!.selectedBy[d].some((si) => this.specs[si]!.policy.kind !== "NetworkPolicy")
           ? "cilium"
@@ -893,3 +919,12 @@ function httpMiss(rule: HttpRule, req: { method: string; path: string; host: str
   return undefined;
 }
 
+
+/** The namespaces a selector is confined to (an `In` on the pod namespace label), or undefined when it is not. */
+function namespacesOf(sel: IdentitySelector): readonly string[] | undefined {
+  if (sel.nothing) return [];
+  for (const r of sel.requirements) {
+    if (r.key === POD_NAMESPACE_LABEL && r.operator === "In" && (r.source === "k8s" || r.source === "any")) return r.values;
+  }
+  return undefined;
+}
