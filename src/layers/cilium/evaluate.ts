@@ -85,6 +85,7 @@ export class CiliumEngine {
   private readonly partId = new Map<PeerPart, number>();
   private readonly partSelectors: (IdentitySelector[] | undefined)[] = [];
   private readonly portNames: Record<Direction, Set<string>> = { ingress: new Set(), egress: new Set() };
+  private readonly portNamesMemo = new Map<string, Set<string>>();
   private readonly anyHostNetwork: boolean;
   private readonly kubeApiserverIPs: IPSet;
   private readonly switches: ClusterProfile["cilium"];
@@ -682,10 +683,26 @@ export class CiliumEngine {
     return pieces;
   }
 
+  /** Port names the rules of these specs use in one direction (only they tell destinations apart). */
+  private portNamesOf(specIds: readonly number[], direction: Direction): Set<string> {
+    const key = `${direction}|${specIds.join(",")}`;
+    let out = this.portNamesMemo.get(key);
+    if (!out) {
+      out = new Set<string>();
+      for (const si of specIds) {
+        for (const rule of this.specs[si]!.rules) {
+          if (rule.direction !== direction) continue;
+          for (const pr of rule.ports ?? []) for (const p of pr.ports) if (typeof p.port === "string") out.add(p.port);
+        }
+      }
+      this.portNamesMemo.set(key, out);
+    }
+    return out;
+  }
+
   roleKeys(w: Workload): RoleKeys {
     const f = this.factsOf(w);
-    const names = (direction: Direction, of: Workload): string => {
-      const used = this.portNames[direction];
+    const names = (direction: Direction, of: Workload, used: ReadonlySet<string> = this.portNames[direction]): string => {
       if (used.size === 0) return "";
       return of.ports
         .filter((p) => p.name && used.has(p.name.toLowerCase()))
@@ -697,7 +714,7 @@ export class CiliumEngine {
     const endpointKey = (d: Direction): string => {
       if (!this.applies(w) || this.switches.policyEnforcementMode === "never") return "*";
       if (f.selectedBy[d].length === 0 && !this.defaultDeny(w, d)) return `open|${f.owner[d]}`;
-      return `${f.owner[d]}|${f.selectedBy[d].join(",")}|${d === "ingress" ? names("ingress", w) : ""}|${node}|${w.hostNetwork ? "hn" : ""}`;
+      return `${f.owner[d]}|${f.selectedBy[d].join(",")}|${d === "ingress" ? names("ingress", w, this.portNamesOf(f.selectedBy.ingress, "ingress")) : ""}|${node}|${w.hostNetwork ? "hn" : ""}`;
     };
     const peerKey = (d: Direction): string => {
       if (w.hostNetwork) return `hn:${w.hostIPs.join(",")}|${this.isApiserver(w) ? "api" : ""}|${d === "egress" ? names("egress", w) : ""}`;
