@@ -51,6 +51,8 @@ interface WorkloadFacts {
   owner: Record<Direction, CiliumApi>;
   /** Ids of the peer parts (per direction of the rules they are in) that match it as a pod peer. */
   memberIn: Record<Direction, number[]>;
+  /** The same ids, both directions, for lookups. */
+  memberSet: ReadonlySet<number>;
 }
 
 const WORLD_V4 = new Identity([
@@ -166,13 +168,19 @@ export class CiliumEngine {
         for (const d of partDirections[pid]!) shared.memberIn[d].push(pid);
       }
     });
+    const memberSets = new Map<Shared, Set<number>>();
     for (const w of cluster.workloads) {
       const shared = byIdentity.get(keyOf.get(w)!)!;
       const owner = (d: Direction): CiliumApi =>
         (this.switches.policyEnforcementMode === "always" && this.applies(w)) || shared!.selectedBy[d].some((si) => this.specs[si]!.policy.kind !== "NetworkPolicy")
           ? "cilium"
           : "networkpolicy";
-      this.facts.set(w, { selectedBy: shared.selectedBy, memberIn: shared.memberIn, owner: { ingress: owner("ingress"), egress: owner("egress") } });
+      let memberSet = memberSets.get(shared);
+      if (!memberSet) {
+        memberSet = new Set([...shared.memberIn.ingress, ...shared.memberIn.egress]);
+        memberSets.set(shared, memberSet);
+      }
+      this.facts.set(w, { selectedBy: shared.selectedBy, memberIn: shared.memberIn, memberSet, owner: { ingress: owner("ingress"), egress: owner("egress") } });
     }
   }
 
@@ -319,7 +327,14 @@ export class CiliumEngine {
     switch (part.type) {
       case "all":
         return true;
-      case "selector":
+      case "selector": {
+        // A pod peer with its own identity: membership was computed once, up front.
+        const pid = this.partId.get(part);
+        if (pid !== undefined && v.workload && !v.workload.hostNetwork && v.identity === this.identities.get(v.workload)) {
+          return this.factsOf(v.workload).memberSet.has(pid);
+        }
+        return part.selector.matches(v.identity);
+      }
       case "node":
         return part.selector.matches(v.identity);
       case "entity":
