@@ -170,7 +170,9 @@ export class ConnectivityMatrix {
     this.workloads = scenario.cluster.workloads;
     this.external = options.external ?? true;
     const ws = this.workloads;
-    for (const layer of scenario.layers) {
+    // A layer that isolates no workload allows everything everywhere: it adds nothing to a cell.
+    const layers = scenario.layers.filter((l) => ws.some((w) => l.isolates(w, "ingress") || l.isolates(w, "egress")));
+    for (const layer of layers) {
       const keys = ws.map((w) => layer.roleKeys(w));
       this.egress.push(
         new DirectionTable(layer, "egress", ws, keys.map((k) => k.egressEndpoint), keys.map((k) => k.egressPeer), this.interner),
@@ -179,7 +181,7 @@ export class ConnectivityMatrix {
         new DirectionTable(layer, "ingress", ws, keys.map((k) => k.ingressEndpoint), keys.map((k) => k.ingressPeer), this.interner),
       );
     }
-    const L = scenario.layers.length;
+    const L = layers.length;
     this.mesh = scenario.mesh ? new MeshMatrix(scenario, scenario.mesh, ws) : undefined;
     const mesh = this.mesh;
     const sourceKeys = ws.map((_, i) => {
@@ -312,8 +314,17 @@ export class ConnectivityMatrix {
     let meshRow: ((s: number) => number) | undefined;
     let tcpBits = 0;
     const sumOverSources = (eMasks: Int32Array[], iMasks: Int32Array[], portCount: number): number => {
-      // No layer: everything is allowed.
-      if (!byEgress || !byIngress) return n * portCount;
+      // No layer: everything is allowed, but for what the destination's proxy refuses.
+      if (!byEgress || !byIngress) {
+        if (!meshRow) return n * portCount;
+        const all = portCount >= 32 ? -1 : (1 << portCount) - 1;
+        let sum = 0;
+        for (let s = 0; s < S; s++) {
+          const m = all & meshRow(s) & ~HBONE_BIT;
+          if (m !== 0) sum += mult[s]! * popcount(m);
+        }
+        return sum;
+      }
       if (L === 1 && !meshRow) {
         const em = eMasks[0]!;
         const im = iMasks[0]!;
