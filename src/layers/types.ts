@@ -37,8 +37,18 @@ export interface PolicyRef {
   line: number;
 }
 
+/** HTTP attributes of a request, for layers with L7 rules (Cilium `toPorts.rules.http`). */
+export interface L7Request {
+  method?: string;
+  path?: string;
+  host?: string;
+  headers?: Readonly<Record<string, string>>;
+}
+
 export interface Decision {
   verdict: "allow" | "deny";
+  /** For a denial: what the client sees, when the layer knows better than a silent drop (an L7 rule's HTTP 403). */
+  observed?: "timeout" | "reset" | "http-403" | "http-502" | null;
   /** False when no policy of this layer selects the endpoint in this direction. */
   isolated: boolean;
   /** Allow: the rules that admit the connection. Deny: the policies that isolate the endpoint. */
@@ -68,7 +78,12 @@ export interface CniLayer {
   /** The policies that select the endpoint in this direction. */
   isolatingPolicies(endpoint: Workload, direction: Direction): PolicyRef[];
   /** One connection, with the explanation a trace shows. */
-  evaluate(endpoint: Workload, direction: Direction, peer: Peer, conn: WireConn): Decision;
+  evaluate(endpoint: Workload, direction: Direction, peer: Peer, conn: WireConn, http?: L7Request): Decision;
+  /**
+   * Egress to a DNS name, for a layer that can match names (Cilium `toFQDNs`);
+   * without it, `path/` decides from the layer's outside-address allowances.
+   */
+  evaluateName?(endpoint: Workload, host: string, conn: WireConn): Decision;
   /** Everything the endpoint admits with `peer` in `direction` (for matrices). */
   allowedConns(endpoint: Workload, direction: Direction, peer: Peer): ConnSet;
   /** What the endpoint admits with addresses outside the cluster, by address range. */

@@ -1,4 +1,4 @@
-import type { CniLayer, Decision, Direction, LayerId, Peer, PolicyRef, WireConn } from "../layers/types.js";
+import type { CniLayer, Decision, Direction, L7Request, LayerId, Peer, PolicyRef, WireConn } from "../layers/types.js";
 import type { Workload } from "../model/types.js";
 import { IPSet, parseIP } from "../sets/index.js";
 import type { Hop, Wire } from "./types.js";
@@ -114,6 +114,10 @@ export function dnsEgressHops(layers: readonly CniLayer[], endpoint: Workload, h
   const assumptions = [`${host} is a DNS name: its addresses are unknown offline, so it can only match a rule that allows every address (pod and namespace selectors never match it)`];
   const what = `${conn.protocol}/${conn.port}`;
   for (const layer of layers) {
+    if (layer.evaluateName) {
+      hops.push(toHop(layer.id, endpoint, "egress", layer.evaluateName(endpoint, host, conn), wire));
+      continue;
+    }
     if (!layer.isolates(endpoint, "egress")) {
       // Nothing restricts this endpoint's egress: the address does not matter.
       const d = layer.evaluate(endpoint, "egress", { kind: "external", ip: DOCUMENTATION_IPS[0]! }, conn);
@@ -224,8 +228,8 @@ export function dnsEgressHops(layers: readonly CniLayer[], endpoint: Workload, h
   return { hops, assumptions };
 }
 
-export function cniHops(layers: readonly CniLayer[], endpoint: Workload, direction: Direction, peer: Peer, conn: WireConn, wire: Wire): Hop[] {
-  return layers.map((layer) => toHop(layer.id, endpoint, direction, layer.evaluate(endpoint, direction, peer, conn), wire));
+export function cniHops(layers: readonly CniLayer[], endpoint: Workload, direction: Direction, peer: Peer, conn: WireConn, wire: Wire, http?: L7Request): Hop[] {
+  return layers.map((layer) => toHop(layer.id, endpoint, direction, layer.evaluate(endpoint, direction, peer, conn, http), wire));
 }
 
 export function toHop(layer: LayerId, endpoint: Workload, direction: Direction, d: Decision, wire: Wire): Hop {
@@ -239,6 +243,7 @@ export function toHop(layer: LayerId, endpoint: Workload, direction: Direction, 
     policies: d.policies,
     reason: d.reason,
     misses: d.misses,
+    ...(d.verdict === "deny" && d.observed ? { observed: d.observed } : {}),
   };
 }
 

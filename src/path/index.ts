@@ -218,7 +218,7 @@ function tracePodFlow(
 
   const hbone = usesHbone(sentMode, dstMode, conn.protocol);
   const leg: Leg = { from: source, to: dstW, toIP: dstIP, conn: hbone ? { protocol: "TCP", port: HBONE_PORT } : conn };
-  hops.push(...legHops(scenario, leg, proxyOf(srcMode), "pod", conn.port, assumptions));
+  hops.push(...legHops(scenario, leg, proxyOf(srcMode), "pod", conn.port, assumptions, hasHttpFlags(ctx.http) ? ctx.http : undefined));
   if (source.kind === "kubelet") {
     if (dstMode !== "none") assumptions.push(`kubelet probes bypass the ${dstMode === "sidecar" ? "sidecar (rewritten to the pilot-agent port 15020)" : "ztunnel"}: no PeerAuthentication or AuthorizationPolicy applies to them`);
     return finish(hops, assumptions);
@@ -270,7 +270,15 @@ function legWire(leg: Leg, srcIP: string | null): Wire {
  * own node or a host-network pod on it) to an ambient pod arrive from
  * 169.254.7.127, not from the node (§5.3).
  */
-function legHops(scenario: Scenario, leg: Leg, proxy: MeshProxy | null, toWhat: "waypoint" | "pod", appPort: number, assumptions: string[]): Hop[] {
+function legHops(
+  scenario: Scenario,
+  leg: Leg,
+  proxy: MeshProxy | null,
+  toWhat: "waypoint" | "pod",
+  appPort: number,
+  assumptions: string[],
+  http?: HttpRequest,
+): Hop[] {
   const hops: Hop[] = [];
   const layers = scenario.layers;
   const src = leg.from;
@@ -300,9 +308,9 @@ function legHops(scenario: Scenario, leg: Leg, proxy: MeshProxy | null, toWhat: 
   }
   if (src.kind === "workload") {
     // The probe SNAT happens as the packet leaves the node: the source's egress still sees its own address.
-    hops.push(...cniHops(layers, src.workload, "egress", { kind: "workload", workload: leg.to, ...(leg.toIP && leg.toIP !== firstIP(leg.to) ? { ip: leg.toIP } : {}) }, leg.conn, egressWire));
+    hops.push(...cniHops(layers, src.workload, "egress", { kind: "workload", workload: leg.to, ...(leg.toIP && leg.toIP !== firstIP(leg.to) ? { ip: leg.toIP } : {}) }, leg.conn, egressWire, http));
   }
-  hops.push(...cniHops(layers, leg.to, "ingress", ingressPeer, leg.conn, wire));
+  hops.push(...cniHops(layers, leg.to, "ingress", ingressPeer, leg.conn, wire, http));
   return hops;
 }
 
