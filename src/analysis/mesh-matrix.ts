@@ -69,7 +69,9 @@ export class MeshMatrix {
         const principal = `${td}/ns/${w.namespace}/sa/${sa}`;
         const named = identity.principals.has(principal) || identity.serviceAccounts.has(`${w.namespace}/${sa}`) ? sa : "";
         const matched = identity.wildcards.map((p, k) => (p(principal) ? k : -1)).filter((k) => k >= 0);
-        return `${w.namespace}|${this.modeOf[i]}|${named}|${matched.join(",")}|${byAddress ? w.ips.join(",") : ""}`;
+        // A namespace no policy names looks like any other such namespace.
+        const ns = identity.namespaces.has(w.namespace) ? w.namespace : "";
+        return `${ns}|${this.modeOf[i]}|${named}|${matched.join(",")}|${byAddress ? w.ips.join(",") : ""}`;
       }),
       this.clientReps,
     );
@@ -83,7 +85,8 @@ export class MeshMatrix {
         selected.push({ authz, pa });
         // Declared ports matter only when their name makes the proxy read them as HTTP.
         const named = w.ports.filter((p) => speaksHttpByName(p.name, this.modeOf[i]!)).map((p) => p.port);
-        return `${this.modeOf[i]}|${w.namespace}|${authz.join(",")}|${pa.join(",")}|${named.join(",")}`;
+        // No namespace: a non-root policy set already belongs to one namespace, and root ones apply everywhere.
+        return `${this.modeOf[i]}|${authz.join(",")}|${pa.join(",")}|${named.join(",")}`;
       }),
       this.serverReps,
     );
