@@ -80,6 +80,11 @@ export class MeshMatrix {
     const paIndex = new PolicyIndex(mesh.peerAuthentications, root);
     this.serverKeyOf = intern(
       workloads.map((w, i) => {
+        // No proxy receives for a pod outside the mesh: its policies never apply.
+        if (this.modeOf[i] === "none") {
+          selected.push({ authz: [], pa: [] });
+          return "none";
+        }
         const authz = authzIndex.selecting(w);
         const pa = paIndex.selecting(w);
         selected.push({ authz, pa });
