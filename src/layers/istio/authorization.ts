@@ -558,7 +558,9 @@ interface RuleOutcome {
 }
 
 export function policyRef(p: AuthorizationPolicy, rule: AuthzRule | null = null): PolicyRef {
-  return { kind: "AuthorizationPolicy", namespace: p.namespace, name: p.name, rule: rule ? rule.index : null, file: p.file, line: rule ? rule.line : p.line };
+  const ref = { kind: "AuthorizationPolicy", namespace: p.namespace, name: p.name, rule: rule ? rule.index : null, file: p.file } as PolicyRef;
+  // A rule's line means re-reading its document with positions: only when someone looks.
+  return Object.defineProperty(ref, "line", { enumerable: true, get: () => (rule ? rule.line : p.line) });
 }
 
 function refName(r: PolicyRef): string {
