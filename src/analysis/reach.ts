@@ -1,6 +1,6 @@
 import type { Direction, LayerId, PolicyRef } from "../layers/types.js";
 import type { ContainerPort, ServicePort } from "../model/types.js";
-import { traceFlow, type FlowTarget, type Hop, type Observed } from "../path/index.js";
+import { traceFlow, type FlowSource, type FlowTarget, type Hop, type Observed } from "../path/index.js";
 import { isProtocol, type Protocol } from "../sets/index.js";
 import { asSource, asTarget, ReferenceError, resolutionNote, resolveReference, splitPort } from "./reference.js";
 import type { Scenario } from "./scenario.js";
@@ -79,8 +79,15 @@ export function reach(scenario: Scenario, req: ReachRequest): ReachResult {
   const paths = traceFlow(scenario, source, flowTarget, { port, protocol }, http);
   const denied = paths.find((p) => p.verdict === "denied");
   const blocked = denied?.blocked ?? null;
+  const hops = paths.flatMap((p) => p.hops);
   const assumptions = [
-    ...new Set([...readAs, ...scenario.notes, ...paths.flatMap((p) => p.assumptions), ...profileAssumptions(scenario, paths.flatMap((p) => p.hops))]),
+    ...new Set([
+      ...readAs,
+      ...scenario.notes,
+      ...paths.flatMap((p) => p.assumptions),
+      ...profileAssumptions(scenario, hops),
+      ...meshAssumptions(scenario, source, flowTarget, hops),
+    ]),
   ];
   return {
     verdict: denied ? "denied" : "allowed",
@@ -104,6 +111,21 @@ export function reach(scenario: Scenario, req: ReachRequest): ReachResult {
     hops: paths.flatMap((p) => p.hops),
     assumptions,
   };
+}
+
+/** When the mesh took part: each end's data plane and why, and the mesh settings that were assumed. */
+function meshAssumptions(scenario: Scenario, source: FlowSource, target: FlowTarget, hops: Hop[]): string[] {
+  const mesh = scenario.mesh;
+  if (!mesh || !hops.some((h) => h.proxy !== undefined)) return [];
+  const ends = [source.kind === "workload" ? source.workload : undefined, target.kind === "workload" ? target.workload : undefined];
+  const backends = target.kind === "service" ? [...new Set(hops.filter((h) => h.step === "ingress").map((h) => h.at))] : [];
+  const out: string[] = [];
+  for (const w of ends) if (w) out.push(`data plane: ${mesh.membership(w).reason}`);
+  for (const id of backends) {
+    const w = scenario.cluster.workloads.find((x) => x.id === id);
+    if (w) out.push(`data plane: ${mesh.membership(w).reason}`);
+  }
+  return [...out, ...mesh.settings.assumptions];
 }
 
 /** Only policy hops deny, and their enforcer is the policy layer. */
