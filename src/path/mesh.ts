@@ -229,7 +229,7 @@ export function authorizationAt(
   http: HttpAttributes | undefined,
   dstIP: string | null,
 ): AuthzDecision {
-  const point: EnforcementPoint = dstMode === "ambient" ? { kind: "ztunnel" } : { kind: "sidecar" };
+  const point: EnforcementPoint = dstMode === "ambient" ? { kind: "ztunnel" } : { kind: "sidecar", ...(dstMode === "gateway" ? { gateway: true } : {}) };
   const request: AuthzRequest = {
     source: {
       ...(peer.workload ? { namespace: peer.workload.namespace, serviceAccount: peer.workload.serviceAccount || "default" } : {}),

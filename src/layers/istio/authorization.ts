@@ -570,7 +570,7 @@ function refName(r: PolicyRef): string {
 function pointName(point: EnforcementPoint): string {
   switch (point.kind) {
     case "sidecar":
-      return "the sidecar";
+      return point.gateway ? "the gateway" : "the sidecar";
     case "ztunnel":
       return "the destination ztunnel";
     case "waypoint":

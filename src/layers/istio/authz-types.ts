@@ -167,7 +167,8 @@ export interface AuthzRequest {
  *   in the root namespace.
  */
 export type EnforcementPoint =
-  | { kind: "sidecar" }
+  /** `gateway`: the proxy is a gateway deployment (same attachment as a sidecar; named so in explanations). */
+  | { kind: "sidecar"; gateway?: boolean }
   | { kind: "ztunnel" }
   | {
       kind: "waypoint";
