@@ -139,7 +139,8 @@ function tracePodFlow(
   const srcMode: MeshMode = srcW ? meshModeOf(scenario, srcW) : "none";
   const dstW = target.kind === "workload" ? target.workload : undefined;
   const dstMode: MeshMode = dstW ? meshModeOf(scenario, dstW) : "none";
-  const http = dstW ? httpAttributes(ctx.http, ctx.servicePort, ctx.service, dstW, dstMode, conn.port, assumptions) : undefined;
+  // Probes bypass the proxies (see below): no request is evaluated for them.
+  const http = dstW && source.kind !== "kubelet" ? httpAttributes(ctx.http, ctx.servicePort, ctx.service, dstW, dstMode, conn.port, assumptions) : undefined;
 
   // 1. The client's sidecar decides whether it forwards the request at all, and how.
   let passthrough = false;
