@@ -11,6 +11,8 @@ import type { CniName } from "../model/profile.js";
 import { formatAnalyzeJson, formatAnalyzeText } from "../report/analyze.js";
 import { formatMatrix, type MatrixFormat } from "../report/matrix.js";
 import { formatReachJson, formatReachText } from "../report/reach.js";
+import { lint, rules as lintRules, SEVERITY_RANK } from "../lint/index.js";
+import { formatLint, type LintFormat } from "../report/lint.js";
 import { isProtocol, type Protocol } from "../sets/index.js";
 
 /** Exit codes of the command-line contract. */
@@ -164,6 +166,20 @@ export async function run(argv: string[], io: CliIO = defaultIO): Promise<number
     const report = analyze(scenario);
     io.stdout(`${opts.output === "json" ? formatAnalyzeJson(report) : formatAnalyzeText(report)}\n`);
     exitCode = hasErrors(scenario) ? EXIT.usage : EXIT.allowed;
+  });
+
+  addInputOptions(
+    program
+      .command("lint")
+      .description("known pitfalls of the policy set (each rule decided with the evaluator)")
+      .addOption(new Option("-o, --output <format>", "output format").choices(["text", "json", "sarif"]).default("text"))
+      .addOption(new Option("--fail-on <severity>", "exit 1 when a finding at or above this severity exists").choices(["error", "warning"]).default("error")),
+  ).action(async (opts: InputFlags & { output: LintFormat; failOn: "error" | "warning" }) => {
+    const scenario = await scenarioFrom(opts, io);
+    const findings = lint(scenario);
+    io.stdout(`${formatLint(findings, lintRules, opts.output)}\n`);
+    const threshold = SEVERITY_RANK[opts.failOn];
+    exitCode = hasErrors(scenario) ? EXIT.usage : findings.some((f) => SEVERITY_RANK[f.severity] >= threshold) ? EXIT.denied : EXIT.allowed;
   });
 
   try {

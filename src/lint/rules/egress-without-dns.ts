@@ -1,0 +1,52 @@
+/**
+ * A workload isolated for egress that cannot reach the cluster DNS on UDP 53:
+ * every name lookup times out. Decided on the wire path to kube-dns (its Service,
+ * else its pods, else any address on UDP 53).
+ */
+import type { Scenario } from "../../analysis/scenario.js";
+import { traceFlow, type FlowTarget } from "../../path/index.js";
+import type { Workload } from "../../model/types.js";
+import { createRule } from "../rule.js";
+import { isolatingPolicies, policyResource } from "../util.js";
+
+/** Stands for "any address" when the input has no DNS server. */
+const ANY_DNS_ADDRESS = "10.96.0.10";
+
+function dnsTarget(scenario: Scenario): { target: FlowTarget; what: string } {
+  const svc = scenario.cluster.services.find((s) => s.name === "kube-dns" && s.ports.some((p) => p.port === 53 && p.protocol === "UDP"));
+  if (svc) return { target: { kind: "service", service: svc, port: svc.ports.find((p) => p.port === 53 && p.protocol === "UDP")! }, what: `Service ${svc.id}` };
+  const pods = scenario.cluster.workloads.find((w) => w.labels["k8s-app"] === "kube-dns");
+  if (pods) return { target: { kind: "workload", workload: pods }, what: pods.id };
+  return { target: { kind: "external", ip: ANY_DNS_ADDRESS }, what: "any DNS server" };
+}
+
+export default createRule({
+  id: "egress-without-dns",
+  description: "A workload isolated for egress cannot reach kube-dns on UDP 53",
+  severity: "error",
+  messages: {
+    noDns: "{{workload}} is isolated for egress by {{policy}} and cannot reach {{dns}} on UDP 53: name resolution fails",
+  },
+  check({ scenario, report }) {
+    const { target, what } = dnsTarget(scenario);
+    const dnsPods = new Set<Workload>(target.kind === "workload" ? [target.workload] : []);
+    for (const w of scenario.cluster.workloads) {
+      if (dnsPods.has(w) || w.hostNetwork) continue;
+      const isolating = isolatingPolicies(scenario, w, "egress");
+      if (isolating.length === 0) continue;
+      if (target.kind === "service" && target.service.selector && Object.entries(target.service.selector).every(([k, v]) => w.labels[k] === v) && w.namespace === target.service.namespace) continue;
+      const paths = traceFlow(scenario, { kind: "workload", workload: w }, target, { protocol: "UDP", port: 53 });
+      if (paths.some((p) => p.verdict === "allowed")) continue;
+      const policy = paths.find((p) => p.blocked?.step === "egress")?.blocked?.policies[0] ?? isolating[0]!;
+      report({
+        messageId: "noDns",
+        data: { workload: w.id, policy: `${policy.kind} ${policy.namespace}/${policy.name}`, dns: what },
+        resource: policyResource(policy),
+        workloads: [w.id],
+        file: policy.file,
+        line: policy.line,
+        fix: "egress:\n- to:\n  - namespaceSelector:\n      matchLabels:\n        kubernetes.io/metadata.name: kube-system\n    podSelector:\n      matchLabels:\n        k8s-app: kube-dns\n  ports:\n  - protocol: UDP\n    port: 53\n  - protocol: TCP\n    port: 53\n",
+      });
+    }
+  },
+});

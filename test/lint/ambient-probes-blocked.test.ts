@@ -1,0 +1,54 @@
+import { describe, expect, it } from "vitest";
+import { lint } from "../../src/lint/index.js";
+import rule from "../../src/lint/rules/ambient-probes-blocked.js";
+import { scenarioFromYaml } from "../helpers/cluster.js";
+
+const base = (nsLabel: string) => `apiVersion: v1
+kind: Namespace
+metadata:
+  name: app
+  labels:
+    ${nsLabel}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: server
+  namespace: app
+  labels: {app: server}
+spec:
+  containers:
+  - name: s
+    image: s
+    ports:
+    - containerPort: 8080
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: server-in
+  namespace: app
+spec:
+  podSelector: {}
+  ingress:
+  - from:
+    - podSelector: {}
+`;
+
+describe("ambient-probes-blocked", () => {
+  it("reports an ambient pod isolated for ingress without 169.254.7.127", async () => {
+    const findings = lint(await scenarioFromYaml(base("istio.io/dataplane-mode: ambient")), [rule]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({ rule: "ambient-probes-blocked", severity: "error", workloads: ["app/server"], resource: { name: "server-in" } });
+    expect(findings[0]!.message).toContain("169.254.7.127");
+  });
+
+  it("does not report when the probe address is admitted", async () => {
+    const text = `${base("istio.io/dataplane-mode: ambient")}    - ipBlock:\n        cidr: 169.254.7.127/32\n`;
+    expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
+  });
+
+  it("does not report a pod outside the ambient mesh", async () => {
+    expect(lint(await scenarioFromYaml(base("team: a")), [rule])).toEqual([]);
+  });
+});

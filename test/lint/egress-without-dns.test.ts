@@ -1,0 +1,92 @@
+import { describe, expect, it } from "vitest";
+import { lint } from "../../src/lint/index.js";
+import rule from "../../src/lint/rules/egress-without-dns.js";
+import { scenarioFromYaml } from "../helpers/cluster.js";
+
+const dns = `apiVersion: v1
+kind: Pod
+metadata:
+  name: coredns
+  namespace: kube-system
+  labels: {k8s-app: kube-dns}
+spec:
+  containers:
+  - name: d
+    image: d
+    ports:
+    - containerPort: 53
+      protocol: UDP
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: kube-dns
+  namespace: kube-system
+spec:
+  selector: {k8s-app: kube-dns}
+  ports:
+  - name: dns
+    port: 53
+    protocol: UDP
+---
+`;
+
+const app = (egress: string) => `apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  namespace: app
+  labels: {app: web}
+spec:
+  containers:
+  - name: w
+    image: w
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: web-out
+  namespace: app
+spec:
+  podSelector: {}
+  policyTypes: [Egress]
+${egress}`;
+
+const dnsRule = `  egress:
+  - to:
+    - namespaceSelector:
+        matchLabels: {kubernetes.io/metadata.name: kube-system}
+      podSelector:
+        matchLabels: {k8s-app: kube-dns}
+    ports:
+    - protocol: UDP
+      port: 53
+`;
+
+describe("egress-without-dns", () => {
+  it("reports a default-deny egress without DNS", async () => {
+    const findings = lint(await scenarioFromYaml(dns + app("")), [rule]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({ rule: "egress-without-dns", workloads: ["app/web"], resource: { kind: "NetworkPolicy", name: "web-out" } });
+    expect(findings[0]!.message).toContain("kube-system/kube-dns");
+  });
+
+  it("does not report when DNS is admitted", async () => {
+    expect(lint(await scenarioFromYaml(dns + app(dnsRule)), [rule])).toEqual([]);
+  });
+
+  it("reports DNS to the wrong port without a kube-dns in the input", async () => {
+    const findings = lint(await scenarioFromYaml(app(dnsRule.replace("port: 53", "port: 5353").replace(/    - namespaceSelector[\s\S]*kube-dns}\n/, "    - ipBlock:\n        cidr: 0.0.0.0/0\n"))), [rule]);
+    expect(findings).toHaveLength(1);
+  });
+
+  it("does not report when any address is allowed on UDP 53 and there is no kube-dns", async () => {
+    const text = app("  egress:\n  - ports:\n    - protocol: UDP\n      port: 53\n");
+    expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
+  });
+
+  it("does not report workloads not isolated for egress", async () => {
+    const text = dns + app("").replace("podSelector: {}", "podSelector:\n    matchLabels: {app: other}");
+    expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
+  });
+});
