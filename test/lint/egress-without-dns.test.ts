@@ -90,3 +90,13 @@ describe("egress-without-dns", () => {
     expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
   });
 });
+
+describe("egress-without-dns without kube-dns in the input", () => {
+  it("does not report a rule to the kube-dns pods on UDP 53", async () => {
+    expect(lint(await scenarioFromYaml(app(dnsRule)), [rule])).toEqual([]);
+  });
+
+  it("reports a rule to pods on TCP 53 only", async () => {
+    expect(lint(await scenarioFromYaml(app(dnsRule.replace("protocol: UDP", "protocol: TCP"))), [rule])).toHaveLength(1);
+  });
+});

@@ -7,7 +7,32 @@ import type { Scenario } from "../../analysis/scenario.js";
 import { traceFlow, type FlowTarget } from "../../path/index.js";
 import type { Workload } from "../../model/types.js";
 import { createRule } from "../rule.js";
-import { isolatingPolicies, policyResource } from "../util.js";
+import { isolatingPolicies, networkPolicies, policyResource } from "../util.js";
+import type { NetworkPolicyPort } from "../../layers/networkpolicy/index.js";
+
+/** Whether a NetworkPolicy port entry admits UDP 53 (a named port: the usual DNS names). */
+function admitsDnsPort(p: NetworkPolicyPort): boolean {
+  if (p.protocol !== "UDP") return false;
+  if (p.port === undefined) return true;
+  if (typeof p.port === "string") return p.port === "dns" || p.port === "dns-udp";
+  return p.port === 53 || (p.endPort !== undefined && p.port <= 53 && 53 <= p.endPort);
+}
+
+/**
+ * Without a DNS server in the input, a NetworkPolicy egress rule to pods on UDP 53 is
+ * taken as reaching it (the kube-dns pods are not there to be matched).
+ */
+function admitsDnsToPods(scenario: Scenario, w: Workload): boolean {
+  const isolatingLayers = scenario.layers.filter((l) => l.isolates(w, "egress"));
+  if (isolatingLayers.some((l) => l.id !== "networkpolicy")) return false;
+  return networkPolicies(scenario).some(
+    (p) =>
+      p.namespace === w.namespace &&
+      p.policyTypes.has("egress") &&
+      p.podSelector.matches(w.labels) &&
+      p.egress.some((r) => (r.ports === undefined || r.ports.some(admitsDnsPort)) && (r.peers === undefined || r.peers.some((peer) => peer.type === "pods"))),
+  );
+}
 
 /** Stands for "any address" when the input has no DNS server. */
 const ANY_DNS_ADDRESS = "10.96.0.10";
@@ -37,6 +62,7 @@ export default createRule({
       if (target.kind === "service" && target.service.selector && Object.entries(target.service.selector).every(([k, v]) => w.labels[k] === v) && w.namespace === target.service.namespace) continue;
       const paths = traceFlow(scenario, { kind: "workload", workload: w }, target, { protocol: "UDP", port: 53 });
       if (paths.some((p) => p.verdict === "allowed")) continue;
+      if (target.kind === "external" && admitsDnsToPods(scenario, w)) continue;
       const policy = paths.find((p) => p.blocked?.step === "egress")?.blocked?.policies[0] ?? isolating[0]!;
       report({
         messageId: "noDns",
