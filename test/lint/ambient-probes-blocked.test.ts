@@ -52,3 +52,20 @@ describe("ambient-probes-blocked", () => {
     expect(lint(await scenarioFromYaml(base("team: a")), [rule])).toEqual([]);
   });
 });
+
+describe("ambient-probes-blocked probe ports", () => {
+  const withProbe = (spec: string) =>
+    base("istio.io/dataplane-mode: ambient")
+      .replace("    - containerPort: 8080\n", "    - containerPort: 8080\n    - containerPort: 9901\n      name: admin\n    readinessProbe:\n      httpGet: {path: /ready, port: admin}\n")
+      .replace("  ingress:\n  - from:\n    - podSelector: {}\n", spec);
+
+  it("uses the probe's named port", async () => {
+    const findings = lint(await scenarioFromYaml(withProbe("  ingress:\n  - ports:\n    - port: 8080\n")), [rule]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]!.message).toContain("TCP 9901");
+  });
+
+  it("does not report when the probed port is open to every source", async () => {
+    expect(lint(await scenarioFromYaml(withProbe("  ingress:\n  - ports:\n    - port: 9901\n")), [rule])).toEqual([]);
+  });
+});

@@ -4,8 +4,39 @@
  */
 import { AMBIENT_PROBE_SOURCE } from "../../layers/istio/index.js";
 import { traceFlow } from "../../path/index.js";
+import type { Workload } from "../../model/types.js";
 import { createRule } from "../rule.js";
 import { isolatingPolicies, meshMode, policyResource } from "../util.js";
+
+type Obj = Record<string, unknown>;
+const obj = (v: unknown): Obj | undefined => (v && typeof v === "object" && !Array.isArray(v) ? (v as Obj) : undefined);
+
+/** The pod spec of a Pod or of a controller's template. */
+function podSpec(w: Workload): Obj | undefined {
+  let spec = obj(w.manifest.raw.spec);
+  if (w.kind === "CronJob") spec = obj(obj(obj(spec?.jobTemplate)?.spec)?.template);
+  else if (w.kind !== "Pod") spec = obj(spec?.template);
+  return w.kind === "Pod" ? spec : obj(spec?.spec);
+}
+
+/** The TCP ports the kubelet probes (httpGet, tcpSocket, grpc), named ports resolved; else the first TCP container port. */
+export function probePorts(w: Workload): number[] {
+  const ports = new Set<number>();
+  const containers = podSpec(w)?.containers;
+  for (const c of Array.isArray(containers) ? containers : []) {
+    for (const kind of ["livenessProbe", "readinessProbe", "startupProbe"]) {
+      const probe = obj(obj(c)?.[kind]);
+      const port = obj(probe?.httpGet)?.port ?? obj(probe?.tcpSocket)?.port ?? obj(probe?.grpc)?.port;
+      if (typeof port === "number") ports.add(port);
+      else if (typeof port === "string") {
+        const named = w.ports.find((p) => p.name === port && p.protocol === "TCP")?.port ?? (/^\d+$/.test(port) ? Number(port) : undefined);
+        if (named !== undefined) ports.add(named);
+      }
+    }
+  }
+  if (ports.size > 0) return [...ports];
+  return [w.ports.find((p) => p.protocol === "TCP")?.port ?? 8080];
+}
 
 export default createRule({
   id: "ambient-probes-blocked",
@@ -21,10 +52,18 @@ export default createRule({
       if (meshMode(scenario, dest) !== "ambient") continue;
       const isolating = isolatingPolicies(scenario, dest, "ingress");
       if (isolating.length === 0) continue;
-      const port = dest.ports.find((p) => p.protocol === "TCP")?.port ?? 8080;
-      const [path] = traceFlow(scenario, { kind: "kubelet" }, { kind: "workload", workload: dest }, { protocol: "TCP", port });
-      const blocked = path?.blocked;
-      if (!blocked || blocked.step !== "ingress" || blocked.wire.srcIP !== AMBIENT_PROBE_SOURCE) continue;
+      let port = 0;
+      let blocked = null;
+      for (const p of probePorts(dest)) {
+        const [path] = traceFlow(scenario, { kind: "kubelet" }, { kind: "workload", workload: dest }, { protocol: "TCP", port: p });
+        const b = path?.blocked;
+        if (b && b.step === "ingress" && b.wire.srcIP === AMBIENT_PROBE_SOURCE) {
+          port = p;
+          blocked = b;
+          break;
+        }
+      }
+      if (!blocked) continue;
       const policy = blocked.policies[0] ?? isolating[0]!;
       report({
         messageId: "probesDropped",
