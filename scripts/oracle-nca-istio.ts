@@ -4,6 +4,7 @@
  * one row per case, the agreement rate and a diff for each disagreement.
  * See docs/oracle-nca-istio.md.
  */
+import { pad, row } from "./oracle/report.js";
 import {
   VARIANTS,
   diffUnder,
@@ -16,6 +17,8 @@ import {
   type CaseResult,
   type VariantId,
 } from "./oracle/nca-istio.js";
+
+const UNEXPLAINED = "not explained by a documented NCA reading";
 
 const USAGE = `usage: npm run oracle:istio [-- --case NAME [--variants V1,V2]] [--max-diff N]
   --case NAME      run one case and print its whole diff, and both sides in NCA's pairwise format
@@ -54,20 +57,6 @@ function parseArgs(argv: string[]): Args {
   return args;
 }
 
-function pad(s: string, n: number): string {
-  return s.length >= n ? s : s + " ".repeat(n - s.length);
-}
-
-function row(r: CaseResult, width: number): string {
-  const counts = r.status === "skipped" ? "" : `${r.expected.length}/${r.actual.length}`;
-  let detail = r.reason ?? "";
-  if (r.status === "disagree") {
-    detail = `${r.diffs.length} pair${r.diffs.length > 1 ? "s" : ""} differ`;
-    detail += r.explainedBy ? `; agrees with ${r.explainedBy.join(" + ")}` : "; not explained by a documented NCA reading";
-  }
-  return `${pad(r.name, width)}  ${pad(r.status, 8)}  ${pad(counts, 11)}  ${detail}`;
-}
-
 async function main(): Promise<void> {
   const { only, variants, maxDiff } = parseArgs(process.argv.slice(2));
   const dir = oracleDir();
@@ -97,7 +86,7 @@ async function main(): Promise<void> {
   console.log(`NCA Istio oracle: ${dir}\n`);
   console.log(`${pad("case", width)}  ${pad("status", 8)}  ${pad("pairs g/p", 11)}  detail`);
   console.log(`${"-".repeat(width)}  --------  -----------  ------`);
-  for (const r of results) console.log(row(r, width));
+  for (const r of results) console.log(row(r, width, UNEXPLAINED));
 
   const s = summarize(results);
   console.log(`\n${s.total} case${s.total === 1 ? "" : "s"}: ${s.agree} agree, ${s.disagree} disagree, ${s.skipped} skipped`);

@@ -4,6 +4,7 @@
  * row per case, the agreement rate and a diff for each disagreement.
  * See docs/oracle-netpol-analyzer.md.
  */
+import { pad, row } from "./oracle/report.js";
 import {
   VARIANTS,
   formatDiff,
@@ -14,6 +15,8 @@ import {
   summarize,
   type CaseResult,
 } from "./oracle/netpol-analyzer.js";
+
+const UNEXPLAINED = "not explained by a documented choice";
 
 const USAGE = `usage: npm run oracle [-- --case NAME] [--max-diff N]
   --case NAME    run one case and print its whole diff, golden and Palisade lines
@@ -42,20 +45,6 @@ function parseArgs(argv: string[]): { only?: string; maxDiff: number } {
   return { ...(only !== undefined ? { only } : {}), maxDiff };
 }
 
-function pad(s: string, n: number): string {
-  return s.length >= n ? s : s + " ".repeat(n - s.length);
-}
-
-function row(r: CaseResult, width: number): string {
-  const counts = r.status === "skipped" ? "" : `${r.expected.length}/${r.actual.length}`;
-  let detail = r.reason ?? "";
-  if (r.status === "disagree") {
-    detail = `${r.diffs.length} pair${r.diffs.length > 1 ? "s" : ""} differ`;
-    detail += r.explainedBy ? `; agrees with ${r.explainedBy.join(" + ")}` : "; not explained by a documented choice";
-  }
-  return `${pad(r.name, width)}  ${pad(r.status, 8)}  ${pad(counts, 11)}  ${detail}`;
-}
-
 async function main(): Promise<void> {
   const { only, maxDiff } = parseArgs(process.argv.slice(2));
   const dir = oracleDir();
@@ -74,7 +63,7 @@ async function main(): Promise<void> {
   console.log(`netpol-analyzer oracle: ${dir}\n`);
   console.log(`${pad("case", width)}  ${pad("status", 8)}  ${pad("lines g/p", 11)}  detail`);
   console.log(`${"-".repeat(width)}  --------  -----------  ------`);
-  for (const r of results) console.log(row(r, width));
+  for (const r of results) console.log(row(r, width, UNEXPLAINED));
 
   const s = summarize(results);
   const pct = (100 * s.rate).toFixed(1);

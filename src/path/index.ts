@@ -24,7 +24,7 @@ import {
   waypointFor,
   type MeshPeer,
 } from "./mesh.js";
-import { isExternallyReachable, noBackendReason, serviceBackends, serviceDenied, serviceHop } from "./service.js";
+import { isExternallyReachable, noBackendReason, resolveTargetPort, serviceBackends, serviceDenied, serviceHop } from "./service.js";
 import type { FlowSource, FlowTarget, Hop, HttpRequest, MeshProxy, Observed, Wire, WirePath } from "./types.js";
 
 export type { FlowSource, FlowTarget, Hop, HopStep, HttpRequest, MeshProxy, Observed, Wire, WirePath } from "./types.js";
@@ -47,7 +47,7 @@ export function traceFlow(scenario: Scenario, source: FlowSource, target: FlowTa
   const from = externalThroughService(source, service, scenario.nodeAddresses);
   const paths: WirePath[] = [];
   for (const backend of backends) {
-    const targetPort = resolveTargetPortOf(port, backend);
+    const targetPort = resolveTargetPort(port, backend);
     if (targetPort === undefined) {
       paths.push(serviceDenied(service, serviceWire, `targetPort "${port.targetPort}" of Service ${service.id} names no ${port.protocol} container port of ${backend.id}`));
       continue;
@@ -62,11 +62,6 @@ export function traceFlow(scenario: Scenario, source: FlowSource, target: FlowTa
     paths.push(path);
   }
   return paths;
-}
-
-function resolveTargetPortOf(port: ServicePort, backend: Workload): number | undefined {
-  if (typeof port.targetPort === "number") return port.targetPort;
-  return backend.ports.find((p) => p.name === port.targetPort && p.protocol === port.protocol)?.port;
 }
 
 /**
@@ -237,7 +232,7 @@ function tracePodFlow(
 function serviceInFrontOf(scenario: Scenario, w: Workload, conn: WireConn): { service: Service; port: ServicePort } | undefined {
   for (const service of scenario.cluster.services) {
     if (service.namespace !== w.namespace || !serviceBackends(scenario, service).includes(w)) continue;
-    const port = service.ports.find((p) => p.protocol === conn.protocol && resolveTargetPortOf(p, w) === conn.port);
+    const port = service.ports.find((p) => p.protocol === conn.protocol && resolveTargetPort(p, w) === conn.port);
     if (port) return { service, port };
   }
   return undefined;

@@ -240,6 +240,11 @@ export function authorizationAt(
     protocol: "TCP",
     ...(http && dstMode !== "ambient" ? { http } : {}),
   };
+  return evaluateAt(mesh, request, point);
+}
+
+/** One request at one enforcement point, with the mesh's root namespace and trust domain. */
+function evaluateAt(mesh: IstioMesh, request: AuthzRequest, point: EnforcementPoint): AuthzDecision {
   return evaluateAuthorization(mesh.authorizationPolicies, request, point, {
     rootNamespace: mesh.settings.rootNamespace,
     trustDomain: mesh.settings.trustDomain,
@@ -279,10 +284,7 @@ export function waypointAuthorizationHop(
 }
 
 function authorizationHop(mesh: IstioMesh, request: AuthzRequest, point: EnforcementPoint, at: string, proxy: MeshProxy, wire: Wire, assumptions: string[]): Hop {
-  const d = evaluateAuthorization(mesh.authorizationPolicies, request, point, {
-    rootNamespace: mesh.settings.rootNamespace,
-    trustDomain: mesh.settings.trustDomain,
-  });
+  const d = evaluateAt(mesh, request, point);
   assumptions.push(...d.assumptions);
   return authorizationHopOf(d, at, proxy, { ...wire, port: request.destination.port });
 }
