@@ -16,6 +16,8 @@ export interface Scenario {
   /** The Istio mesh, when the input shows one. */
   mesh?: IstioMesh;
   diagnostics: readonly InputDiagnostic[];
+  /** Every object read from the input, as written (lint reads annotations here; fix patches these documents). */
+  manifests: readonly Manifest[];
   /** Facts the output states: assumed namespaces, detected CNI, kinds not evaluated. */
   notes: readonly string[];
 }
@@ -87,7 +89,7 @@ export function buildScenario(load: LoadResult, options: ScenarioOptions = {}): 
     diagnostics.push(...d);
     return shown ?? [layer];
   });
-  return { cluster, profile, layers, diagnostics, notes, nodeAddresses: nodeAddresses(manifests, cluster), ...(mesh ? { mesh } : {}) };
+  return { cluster, profile, layers, diagnostics, manifests, notes, nodeAddresses: nodeAddresses(manifests, cluster), ...(mesh ? { mesh } : {}) };
 }
 
 /** InternalIP (then ExternalIP) of Node objects, then the hostIPs of pods, without repeats. */

@@ -1,9 +1,9 @@
 /** `palisade lint`: known pitfalls of a policy set, decided with the evaluator. */
 import type { Scenario } from "../analysis/scenario.js";
-import { rules } from "./registry.js";
+import { rules } from "./registry/index.js";
 import { SEVERITY_RANK, type Finding, type Rule } from "./rule.js";
 
-export { rules } from "./registry.js";
+export { rules } from "./registry/index.js";
 export { createRule, SEVERITY_RANK, type Finding, type Rule, type Severity } from "./rule.js";
 
 /** Runs every rule (or the given ones); findings ordered by file, line, rule. */

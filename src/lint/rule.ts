@@ -26,6 +26,9 @@ export interface Finding {
   fix?: string;
 }
 
+/** Settings a rule reads besides the scenario (a label name, a threshold); set in the config file. */
+export type RuleOptions = Record<string, string | number | boolean | readonly string[]>;
+
 export interface RuleMeta<M extends string = string> {
   id: string;
   description: string;
@@ -33,6 +36,8 @@ export interface RuleMeta<M extends string = string> {
   /** The rule's page, relative to the repository root. */
   docs: string;
   messages: Record<M, string>;
+  /** The options the rule understands, with their defaults. */
+  defaultOptions: RuleOptions;
 }
 
 export interface Report<M extends string> {
@@ -46,22 +51,26 @@ export interface Report<M extends string> {
   fix?: string;
 }
 
-export interface RuleContext<M extends string> {
+export interface RuleContext<M extends string, O extends RuleOptions = RuleOptions> {
   scenario: Scenario;
+  /** The rule's defaults, overridden by the config file. */
+  options: O;
   report(r: Report<M>): void;
 }
 
 export interface Rule {
   meta: RuleMeta;
-  run(scenario: Scenario): Finding[];
+  /** Findings at the rule's default severity; `options` override the defaults key by key. */
+  run(scenario: Scenario, options?: Partial<RuleOptions>): Finding[];
 }
 
-export interface RuleDefinition<M extends string> {
+export interface RuleDefinition<M extends string, O extends RuleOptions> {
   id: string;
   description: string;
   severity: Severity;
   messages: Record<M, string>;
-  check(context: RuleContext<M>): void;
+  defaultOptions?: O;
+  check(context: RuleContext<M, O>): void;
 }
 
 export function docsPath(id: string): string {
@@ -72,14 +81,16 @@ function format(template: string, data: Record<string, string | number> = {}): s
   return template.replace(/\{\{\s*(\w+)\s*\}\}/g, (whole, key: string) => (key in data ? String(data[key]) : whole));
 }
 
-export function createRule<M extends string>(def: RuleDefinition<M>): Rule {
-  const meta: RuleMeta<M> = { id: def.id, description: def.description, severity: def.severity, docs: docsPath(def.id), messages: def.messages };
+export function createRule<M extends string, O extends RuleOptions = Record<string, never>>(def: RuleDefinition<M, O>): Rule {
+  const defaults = (def.defaultOptions ?? {}) as O;
+  const meta: RuleMeta<M> = { id: def.id, description: def.description, severity: def.severity, docs: docsPath(def.id), messages: def.messages, defaultOptions: defaults };
   return {
     meta,
-    run(scenario) {
+    run(scenario, options = {}) {
       const findings: Finding[] = [];
       def.check({
         scenario,
+        options: { ...defaults, ...options } as O,
         report(r) {
           findings.push({
             rule: def.id,

@@ -1,0 +1,6 @@
+/** Rules about the mesh on the wire: ambient (HBONE, probe SNAT, waypoints) and control-plane reachability. */
+import ambientHboneNotAdmitted from "../rules/ambient-hbone-not-admitted.js";
+import ambientProbesBlocked from "../rules/ambient-probes-blocked.js";
+import type { Rule } from "../rule.js";
+
+export const meshRules: readonly Rule[] = [ambientHboneNotAdmitted, ambientProbesBlocked];
