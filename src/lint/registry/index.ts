@@ -7,5 +7,6 @@ import { ciliumRules } from "./cilium.js";
 import { istioRules } from "./istio.js";
 import { meshRules } from "./mesh.js";
 import { networkPolicyRules } from "./networkpolicy.js";
+import { redundancyRules } from "./redundancy.js";
 
-export const rules: readonly Rule[] = [...networkPolicyRules, ...meshRules, ...ciliumRules, ...istioRules];
+export const rules: readonly Rule[] = [...networkPolicyRules, ...meshRules, ...ciliumRules, ...istioRules, ...redundancyRules];
