@@ -2,6 +2,8 @@ import type { Direction, PolicyRef } from "../layers/types.js";
 import { ConnSet } from "../sets/index.js";
 import { ConnectivityMatrix, intersectLayers, partitionByAddress } from "./matrix.js";
 import type { Scenario } from "./scenario.js";
+import { runLint, type LintOptions } from "../lint/index.js";
+import type { Finding } from "../lint/rule.js";
 
 export interface WorkloadIsolation {
   workload: string;
@@ -41,10 +43,16 @@ export interface AnalyzeReport {
   exposure: Exposure[];
   /** Data plane of every workload, when the input shows an Istio mesh. */
   mesh?: { mode: string; workloads: string[] }[];
+  /** What `palisade lint` finds, with the same config and annotations. */
+  findings: Finding[];
   notes: string[];
 }
 
-export function analyze(scenario: Scenario): AnalyzeReport {
+export interface AnalyzeOptions {
+  lint?: LintOptions;
+}
+
+export function analyze(scenario: Scenario, options: AnalyzeOptions = {}): AnalyzeReport {
   const { cluster, layers } = scenario;
   const matrix = new ConnectivityMatrix(scenario, { external: false });
   const isolation = cluster.workloads.map((w) => ({
@@ -103,6 +111,7 @@ export function analyze(scenario: Scenario): AnalyzeReport {
     connections,
     exposure,
     ...(scenario.mesh ? { mesh: meshModes(scenario) } : {}),
+    findings: runLint(scenario, options.lint).findings,
     notes: [
       ...scenario.notes,
       ...(scenario.mesh

@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import { Command, CommanderError, Option } from "commander";
 import { analyze } from "../analysis/analyze.js";
 import { ConnectivityMatrix } from "../analysis/matrix.js";
@@ -11,7 +12,7 @@ import type { CniName } from "../model/profile.js";
 import { formatAnalyzeJson, formatAnalyzeText } from "../report/analyze.js";
 import { formatMatrix, type MatrixFormat } from "../report/matrix.js";
 import { formatReachJson, formatReachText } from "../report/reach.js";
-import { lint, rules as lintRules, SEVERITY_RANK } from "../lint/index.js";
+import { DEFAULT_CONFIG_FILE, LintConfigError, parseLintConfig, rules as lintRules, runLint, SEVERITY_RANK, type LintConfig } from "../lint/index.js";
 import { formatLint, type LintFormat } from "../report/lint.js";
 import { isProtocol, type Protocol } from "../sets/index.js";
 
@@ -43,6 +44,11 @@ interface InputFlags {
   cluster?: boolean;
   context?: string;
   maxFileSize?: number;
+}
+
+interface ConfigFlags {
+  /** A path, false for --no-config, undefined for the default file. */
+  config?: string | boolean;
 }
 
 function addInputOptions(cmd: Command): Command {
@@ -82,6 +88,32 @@ async function scenarioFrom(flags: InputFlags, io: CliIO): Promise<Scenario> {
   } else scenario = await loadScenario(options);
   for (const d of scenario.diagnostics) io.stderr(`${d.format()}\n`);
   return scenario;
+}
+
+/** Lint rule settings for lint and analyze: `--config FILE`, else `.palisade.yaml` in the working directory. */
+function addConfigOptions(cmd: Command): Command {
+  return cmd
+    .option("--config <file>", `lint settings: rules turned off, severities, rule options (default: ${DEFAULT_CONFIG_FILE} when present)`)
+    .option("--no-config", `ignore ${DEFAULT_CONFIG_FILE}`);
+}
+
+async function lintConfigFrom(config: string | boolean | undefined, io: CliIO): Promise<LintConfig | undefined> {
+  if (config === false) return undefined;
+  const file = typeof config === "string" ? config : DEFAULT_CONFIG_FILE;
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (e) {
+    if (typeof config !== "string" && (e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new UsageError(`--config: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  try {
+    return parseLintConfig(text, file, lintRules);
+  } catch (e) {
+    if (!(e instanceof LintConfigError)) throw e;
+    for (const d of e.diagnostics) io.stderr(`${d.format()}\n`);
+    throw new UsageError(`${file}: invalid lint config`);
+  }
 }
 
 function parseList<T>(text: string, what: string, parse: (s: string) => T | undefined): T[] {
@@ -156,27 +188,30 @@ export async function run(argv: string[], io: CliIO = defaultIO): Promise<number
     exitCode = hasErrors(scenario) ? EXIT.usage : EXIT.allowed;
   });
 
-  addInputOptions(
+  addConfigOptions(addInputOptions(
     program
       .command("analyze")
-      .description("the main report: isolation of every workload, allowed connections, external exposure")
+      .description("the main report: isolation of every workload, allowed connections, external exposure, lint findings")
       .addOption(new Option("-o, --output <format>", "output format").choices(["text", "json"]).default("text")),
-  ).action(async (opts: InputFlags & { output: "text" | "json" }) => {
+  )).action(async (opts: InputFlags & ConfigFlags & { output: "text" | "json" }) => {
+    const config = await lintConfigFrom(opts.config, io);
     const scenario = await scenarioFrom(opts, io);
-    const report = analyze(scenario);
+    const report = analyze(scenario, { lint: config ? { config } : {} });
     io.stdout(`${opts.output === "json" ? formatAnalyzeJson(report) : formatAnalyzeText(report)}\n`);
     exitCode = hasErrors(scenario) ? EXIT.usage : EXIT.allowed;
   });
 
-  addInputOptions(
+  addConfigOptions(addInputOptions(
     program
       .command("lint")
       .description("known pitfalls of the policy set (each rule decided with the evaluator)")
       .addOption(new Option("-o, --output <format>", "output format").choices(["text", "json", "sarif"]).default("text"))
       .addOption(new Option("--fail-on <severity>", "exit 1 when a finding at or above this severity exists").choices(["error", "warning"]).default("error")),
-  ).action(async (opts: InputFlags & { output: LintFormat; failOn: "error" | "warning" }) => {
+  )).action(async (opts: InputFlags & ConfigFlags & { output: LintFormat; failOn: "error" | "warning" }) => {
+    const config = await lintConfigFrom(opts.config, io);
     const scenario = await scenarioFrom(opts, io);
-    const findings = lint(scenario);
+    const { findings, diagnostics } = runLint(scenario, config ? { config } : {});
+    for (const d of diagnostics) io.stderr(`${d.format()}\n`);
     io.stdout(`${formatLint(findings, lintRules, opts.output)}\n`);
     const threshold = SEVERITY_RANK[opts.failOn];
     exitCode = hasErrors(scenario) ? EXIT.usage : findings.some((f) => SEVERITY_RANK[f.severity] >= threshold) ? EXIT.denied : EXIT.allowed;

@@ -97,6 +97,11 @@ export function formatAnalyzeText(r: AnalyzeReport): string {
     for (const [key, ws] of groups) out.push(`    ${ws.join(", ")}`, `        ${direction === "ingress" ? "from" : "to"} ${key}`);
   }
 
+  out.push("", "Lint");
+  if (r.findings.length === 0) out.push("  no findings");
+  for (const f of r.findings) out.push(`  ${f.file}:${f.line}: ${f.severity}: ${f.message} [${f.rule}]`);
+  if (r.findings.some((f) => f.fix !== undefined)) out.push("  (palisade lint prints the fixes)");
+
   if (r.notes.length > 0) {
     out.push("", "Notes");
     for (const n of r.notes) out.push(`  - ${n}`);
