@@ -15,6 +15,7 @@ import { formatReachJson, formatReachText } from "../report/reach.js";
 import { DEFAULT_CONFIG_FILE, LintConfigError, parseLintConfig, rules as lintRules, runLint, SEVERITY_RANK, type LintConfig } from "../lint/index.js";
 import { formatLint, type LintFormat } from "../report/lint.js";
 import { isProtocol, type Protocol } from "../sets/index.js";
+import { VERSION } from "../version.js";
 
 /** Exit codes of the command-line contract. */
 export const EXIT = { allowed: 0, denied: 1, usage: 2 } as const;
@@ -135,7 +136,7 @@ export async function run(argv: string[], io: CliIO = defaultIO): Promise<number
   let exitCode: number = EXIT.allowed;
   const program = new Command("palisade")
     .description("Will this flow work in your Kubernetes cluster? Offline reachability across NetworkPolicy, Cilium and Istio.")
-    .version("0.1.0")
+    .version(VERSION)
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .showHelpAfterError("(run palisade help for usage)");

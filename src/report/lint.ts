@@ -1,5 +1,8 @@
 /** `palisade lint` output: text, JSON (the command-line contract) and SARIF 2.1.0. */
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import type { Finding, Rule } from "../lint/index.js";
+import { VERSION } from "../version.js";
 
 export type LintFormat = "text" | "json" | "sarif";
 
@@ -36,6 +39,23 @@ export function formatLintJson(findings: readonly Finding[]): string {
 
 const SARIF_LEVEL = { error: "error", warning: "warning", info: "note" } as const;
 
+/** The package root (this file is src/report/lint.ts, or dist/report/lint.js once built). */
+const PACKAGE_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+/**
+ * The rule's docs page, shown by code-scanning UIs as the rule's help. SARIF wants
+ * an absolute URI for helpUri, which an installed package does not have, so the
+ * page travels in the log itself.
+ */
+function ruleHelp(rule: Rule): { text: string; markdown?: string } {
+  const text = `${rule.meta.description}. See ${rule.meta.docs}.`;
+  try {
+    return { text, markdown: readFileSync(`${PACKAGE_ROOT}${rule.meta.docs}`, "utf8") };
+  } catch {
+    return { text };
+  }
+}
+
 export function formatLintSarif(findings: readonly Finding[], rules: readonly Rule[]): string {
   const ruleIndex = new Map(rules.map((r, i) => [r.meta.id, i]));
   return JSON.stringify(
@@ -47,10 +67,12 @@ export function formatLintSarif(findings: readonly Finding[], rules: readonly Ru
           tool: {
             driver: {
               name: "palisade",
+              semanticVersion: VERSION,
               rules: rules.map((r) => ({
                 id: r.meta.id,
+                name: r.meta.id,
                 shortDescription: { text: r.meta.description },
-                helpUri: r.meta.docs,
+                help: ruleHelp(r),
                 defaultConfiguration: { level: SARIF_LEVEL[r.meta.severity] },
               })),
             },

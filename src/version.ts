@@ -1,0 +1,2 @@
+/** Palisade's version, as `--version` and SARIF logs report it (kept equal to package.json's by a test). */
+export const VERSION = "0.1.0";
