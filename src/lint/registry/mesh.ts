@@ -1,6 +1,7 @@
 /** Rules about the mesh on the wire: ambient (HBONE, probe SNAT, waypoints) and control-plane reachability. */
 import ambientHboneNotAdmitted from "../rules/ambient-hbone-not-admitted.js";
 import ambientProbesBlocked from "../rules/ambient-probes-blocked.js";
+import meshControlPlaneUnreachable from "../rules/mesh-control-plane-unreachable.js";
 import type { Rule } from "../rule.js";
 
-export const meshRules: readonly Rule[] = [ambientHboneNotAdmitted, ambientProbesBlocked];
+export const meshRules: readonly Rule[] = [ambientHboneNotAdmitted, ambientProbesBlocked, meshControlPlaneUnreachable];
