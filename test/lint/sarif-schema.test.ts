@@ -2,12 +2,15 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import Ajv from "ajv-draft-04";
-import addFormats from "ajv-formats";
+import AjvDraft04 from "ajv-draft-04";
+import ajvFormats from "ajv-formats";
 import { describe, expect, it } from "vitest";
 import { VERSION } from "../../src/version.js";
 import { palisade } from "../helpers/cli.js";
 
+// Both packages are CommonJS with the class (function) on `default`.
+const Ajv = AjvDraft04.default;
+const addFormats = ajvFormats.default;
 const require = createRequire(import.meta.url);
 const schemaPath = join(dirname(require.resolve("@microsoft/jest-sarif")), "schemas", "sarif-2.1.0-rtm.5.json");
 const schema = JSON.parse(readFileSync(schemaPath, "utf8")) as Record<string, unknown>;
