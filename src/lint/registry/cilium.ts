@@ -1,4 +1,5 @@
 /** Rules about CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy. */
+import ciliumImplicitNamespaceScope from "../rules/cilium-implicit-namespace-scope.js";
 import type { Rule } from "../rule.js";
 
-export const ciliumRules: readonly Rule[] = [];
+export const ciliumRules: readonly Rule[] = [ciliumImplicitNamespaceScope];

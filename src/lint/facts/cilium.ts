@@ -1,0 +1,133 @@
+/**
+ * Facts the Cilium lint rules share: the scenario's Cilium engine, where a rule
+ * sits in its manifest, and "probe" engines built from edited copies of the
+ * policies, so that a rule can ask the evaluator what a policy would do if it
+ * were written differently (a selector without its implicit namespace, a port
+ * without the rules that shadow it).
+ */
+import { stringify } from "yaml";
+import type { Scenario } from "../../analysis/scenario.js";
+import { CiliumEngine, CiliumLayer, type CiliumPolicy, type CiliumRule, type CiliumSpec, type PeerPart } from "../../layers/cilium/index.js";
+import type { Direction, WireConn } from "../../layers/types.js";
+import type { Workload } from "../../model/types.js";
+import { PROTOCOLS, type ConnSet } from "../../sets/index.js";
+import type { ResourceRef } from "../rule.js";
+
+/** The engine behind the scenario's Cilium layers, when the scenario uses Cilium. */
+export function ciliumEngine(scenario: Scenario): CiliumEngine | undefined {
+  for (const layer of scenario.layers) if (layer instanceof CiliumLayer) return layer.engine;
+  return undefined;
+}
+
+/** CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy (not the NetworkPolicies the engine also reads). */
+export function isCiliumKind(policy: CiliumPolicy): boolean {
+  return policy.kind !== "NetworkPolicy";
+}
+
+/** The field path of a spec inside its manifest: `spec`, or `specs[i]`. */
+export function specPath(spec: CiliumSpec): (string | number)[] {
+  return spec.specIndex === null ? ["spec"] : ["specs", spec.specIndex];
+}
+
+/** The field path of a rule (and below it) inside its manifest. */
+export function rulePath(spec: CiliumSpec, rule: CiliumRule, ...below: (string | number)[]): (string | number)[] {
+  return [...specPath(spec), rule.section, rule.index, ...below];
+}
+
+/** The raw value at a path of the policy's manifest, as written. */
+export function rawAt(policy: CiliumPolicy, path: readonly (string | number)[]): unknown {
+  let node: unknown = policy.manifest.raw;
+  for (const key of path) {
+    if (node === null || typeof node !== "object") return undefined;
+    node = (node as Record<string | number, unknown>)[key];
+  }
+  return node;
+}
+
+export function policyName(policy: CiliumPolicy): string {
+  return `${policy.kind} ${policy.namespace ? `${policy.namespace}/` : ""}${policy.name}`;
+}
+
+/** A rule as people read it: `CiliumNetworkPolicy ns/name egress[0]`. */
+export function ruleName(spec: CiliumSpec, rule: CiliumRule): string {
+  return `${policyName(spec.policy)} ${rule.label}`;
+}
+
+export function ciliumResource(policy: CiliumPolicy): ResourceRef {
+  return { kind: policy.kind, namespace: policy.namespace, name: policy.name };
+}
+
+/** The workloads a spec selects and puts under its rules in `direction`. */
+export function endpointsOf(scenario: Scenario, engine: CiliumEngine, spec: CiliumSpec, direction: Direction): Workload[] {
+  const si = engine.specs.indexOf(spec);
+  return scenario.cluster.workloads.filter((w) => engine.applies(w) && engine.factsOf(w).selectedBy[direction].includes(si));
+}
+
+/** The workloads a spec selects in either direction. */
+export function selectedBy(scenario: Scenario, engine: CiliumEngine, spec: CiliumSpec): Workload[] {
+  const si = engine.specs.indexOf(spec);
+  return scenario.cluster.workloads.filter((w) => {
+    if (!engine.applies(w)) return false;
+    const f = engine.factsOf(w);
+    return f.selectedBy.ingress.includes(si) || f.selectedBy.egress.includes(si);
+  });
+}
+
+/** An engine over other policies, for the same cluster and profile. */
+export function probeEngine(scenario: Scenario, policies: readonly CiliumPolicy[]): CiliumEngine {
+  return new CiliumEngine(policies, scenario.cluster, scenario.profile);
+}
+
+/**
+ * A copy of `spec`'s policy that holds only `rule`, as an allow rule with the
+ * given peers and ports (undefined ports: every port). Alone in an engine, it
+ * admits a peer exactly when one of `peers` matches it.
+ */
+export function singleRulePolicy(spec: CiliumSpec, rule: CiliumRule, peers: readonly PeerPart[], ports: CiliumRule["ports"] = undefined): CiliumPolicy {
+  const d = rule.direction;
+  const copy: CiliumRule = { ...rule, section: d, deny: false, index: 0, peers, ports, icmpOnly: false };
+  const policy: CiliumPolicy = { ...spec.policy, specs: [] };
+  const only: CiliumSpec = {
+    ...spec,
+    policy,
+    rules: [copy],
+    defaultDeny: { ingress: d === "ingress", egress: d === "egress" },
+    hasRules: { ingress: d === "ingress", egress: d === "egress" },
+  };
+  policy.specs.push(only);
+  return policy;
+}
+
+/**
+ * The pods one peer part of `rule` matches, asked of an engine that holds that
+ * part alone (L3 only) for the endpoints `spec` selects. Empty when the spec
+ * selects no endpoint.
+ */
+export function podsMatchedBy(scenario: Scenario, spec: CiliumSpec, rule: CiliumRule, part: PeerPart): Workload[] {
+  const engine = probeEngine(scenario, [singleRulePolicy(spec, rule, [part])]);
+  const endpoint = scenario.cluster.workloads.find((w) => engine.isolates(w, rule.direction));
+  if (!endpoint) return [];
+  return scenario.cluster.workloads.filter(
+    (w) => !w.hostNetwork && !engine.allowedConns(endpoint, rule.direction, { kind: "workload", workload: w }).isEmpty(),
+  );
+}
+
+/** One connection out of a set (TCP first), to ask the evaluator about a rule's ports. */
+export function sampleConn(conns: ConnSet): WireConn | undefined {
+  for (const protocol of PROTOCOLS) {
+    const first = conns.portsOf(protocol).intervals()[0];
+    if (first) return { protocol, port: first[0] };
+  }
+  return undefined;
+}
+
+/** Policy YAML for a fix, as it would be written in the manifest. */
+export function yamlSnippet(value: unknown): string {
+  return stringify(value, { lineWidth: 0 });
+}
+
+/** `a, b and 3 more`: a short list for messages. */
+export function listOf(items: readonly string[], max = 3): string {
+  if (items.length <= max) return items.join(", ");
+  return `${items.slice(0, max).join(", ")} and ${items.length - max} more`;
+}
