@@ -1,0 +1,152 @@
+/** Facts the Istio lint rules share, read from the built scenario and its mesh. */
+import type { Scenario } from "../../analysis/scenario.js";
+import type { AuthorizationPolicy, AuthzRule, SourceField } from "../../layers/istio/authorization.js";
+import { ipBlock } from "../../layers/istio/strings.js";
+import type { IstioMesh } from "../../layers/istio/index.js";
+import type { ServiceEntry, ServiceEntryPort } from "../../layers/istio/serviceentry.js";
+import { protocolClass } from "../../layers/istio/serviceentry.js";
+import type { FieldPath, Manifest } from "../../load/types.js";
+import type { Service, Workload } from "../../model/types.js";
+import { serviceBackends } from "../../path/index.js";
+import type { ResourceRef } from "../rule.js";
+
+/** The input document of an object read by a layer (for the line of one of its fields). */
+export function manifestOf(scenario: Scenario, kind: string, namespace: string, name: string, file: string): Manifest | undefined {
+  return scenario.manifests.find((m) => m.kind === kind && (m.namespace ?? "default") === namespace && m.name === name && m.source.file === file);
+}
+
+/** The line of `path` in the object's document, else the object's own line. */
+export function lineIn(scenario: Scenario, obj: { kind: string; namespace: string; name: string; file: string; line: number }, path: FieldPath): number {
+  return manifestOf(scenario, obj.kind, obj.namespace, obj.name, obj.file)?.lineOf(path) ?? obj.line;
+}
+
+export function authzResource(p: AuthorizationPolicy): ResourceRef {
+  return { kind: "AuthorizationPolicy", namespace: p.namespace, name: p.name };
+}
+
+/** Policies the proxies enforce and attach by selector (not dry-run, no targetRefs). */
+export function enforcedSelectorPolicies(mesh: IstioMesh): AuthorizationPolicy[] {
+  return mesh.authorizationPolicies.filter((p) => !p.dryRun && p.targetRefs.length === 0);
+}
+
+/**
+ * The mesh workloads a selector (or namespace-wide) policy binds to at their own
+ * proxy: the policy's namespace, or every namespace from the root namespace.
+ */
+export function attachedWorkloads(scenario: Scenario, p: AuthorizationPolicy): Workload[] {
+  const mesh = scenario.mesh;
+  if (!mesh || p.targetRefs.length > 0) return [];
+  return scenario.cluster.workloads.filter(
+    (w) =>
+      (p.namespace === w.namespace || p.namespace === mesh.settings.rootNamespace) &&
+      (!p.selector || Object.entries(p.selector).every(([k, v]) => w.labels[k] === v)) &&
+      mesh.membership(w).mode !== "none",
+  );
+}
+
+/** Source fields that compare the client's address. */
+export const ADDRESS_FIELDS: readonly SourceField[] = ["ipBlocks", "notIpBlocks", "remoteIpBlocks", "notRemoteIpBlocks"];
+
+/** `when` keys that compare the client's address. */
+const ADDRESS_KEYS = new Set(["source.ip", "remote.ip"]);
+
+/** One place where a rule names client addresses: a source field or a `when` condition. */
+export interface AddressCondition {
+  /** `remoteIpBlocks`, `when source.ip`, … */
+  field: string;
+  values: readonly string[];
+  path: FieldPath;
+}
+
+export function addressConditions(rule: AuthzRule): AddressCondition[] {
+  const out: AddressCondition[] = [];
+  (rule.from ?? []).forEach((f, j) => {
+    for (const field of ADDRESS_FIELDS) {
+      if (f.source[field].length > 0) out.push({ field, values: f.source[field], path: ["spec", "rules", rule.index, "from", j, "source", field] });
+    }
+  });
+  rule.when.forEach((c, j) => {
+    if (!ADDRESS_KEYS.has(c.key)) return;
+    if (c.values.length > 0) out.push({ field: `when ${c.key}`, values: c.values, path: ["spec", "rules", rule.index, "when", j, "values"] });
+    if (c.notValues.length > 0) out.push({ field: `when ${c.key} notValues`, values: c.notValues, path: ["spec", "rules", rule.index, "when", j, "notValues"] });
+  });
+  return out;
+}
+
+/** Documentation addresses (RFC 5737) and public resolvers: stand-ins for "some other client". */
+const OUTSIDE_CANDIDATES = ["198.51.100.23", "203.0.113.77", "192.0.2.45", "8.8.8.8", "2001:db8::23"];
+
+/**
+ * Client addresses that tell an address list apart: the first address of every
+ * listed block, and one address outside all of them (when there is one).
+ */
+export function probeAddresses(blocks: readonly string[]): string[] {
+  const sets = blocks.map((b) => ipBlock(b)).filter((s): s is NonNullable<typeof s> => s !== null);
+  const inside = sets.map((s) => s.toRanges()[0]!.split("-")[0]!);
+  // An address of a family the list does not name would differ for that reason alone.
+  const families = new Set(blocks.map((b) => (b.includes(":") ? 6 : 4)));
+  const outside = OUTSIDE_CANDIDATES.find((ip) => families.has(ip.includes(":") ? 6 : 4) && !sets.some((s) => s.contains(ip)));
+  return [...new Set([...inside, ...(outside ? [outside] : [])])];
+}
+
+/** Every CIDR that covers all addresses of its family. */
+export function isEveryAddress(block: string): boolean {
+  return /\/0$/.test(block.trim()) && ipBlock(block.trim()) !== null;
+}
+
+/** NodePort and LoadBalancer Services with externalTrafficPolicy Cluster in front of `w`. */
+export function clusterPolicyServicesOf(scenario: Scenario, w: Workload): Service[] {
+  return scenario.cluster.services.filter(
+    (s) => (s.type === "LoadBalancer" || s.type === "NodePort") && s.externalTrafficPolicy === "Cluster" && serviceBackends(scenario, s).includes(w),
+  );
+}
+
+/** Istio's own ports (status, admin, stats): the proxy answers them itself. */
+export function isProxyPort(port: number): boolean {
+  return port >= 15000 && port <= 15099;
+}
+
+/**
+ * A connection that a ServiceEntry port is meant to take: to its first address (or
+ * an address of its first block), else by its first host (a wildcard made concrete).
+ */
+export function entryProbe(e: ServiceEntry, port: ServiceEntryPort): { host?: string; ip?: string; app: "http" | "tls" | "tcp" } {
+  const cls = protocolClass(port.protocol);
+  const app = cls === "http" ? "http" : cls === "tls" ? "tls" : "tcp";
+  const block = e.addresses[0];
+  const ip = block ? ipBlock(block)?.toRanges()[0]?.split("-")[0] : undefined;
+  const first = e.hosts[0];
+  const host = first ? first.replace(/^\*\./, "probe.").replace(/^\*$/, "probe.example") : undefined;
+  if (app === "http") return { ...(host ? { host } : {}), app };
+  return { ...(ip ? { ip } : host ? { host } : {}), app };
+}
+
+/**
+ * Sidecar workloads whose outbound listener sends a connection to `e` on `port`
+ * (the sidecar's registry answers with this entry).
+ */
+export function workloadsRoutedTo(scenario: Scenario, e: ServiceEntry, port: ServiceEntryPort, probe = entryProbe(e, port)): Workload[] {
+  const mesh = scenario.mesh;
+  if (!mesh) return [];
+  return scenario.cluster.workloads.filter((w) => {
+    if (mesh.membership(w).mode !== "sidecar") return false;
+    const d = mesh.egress.evaluate({
+      source: w,
+      sourceMode: "sidecar",
+      destination: { kind: "external", ...(probe.host ? { host: probe.host } : {}), ...(probe.ip ? { ip: probe.ip } : {}), port: port.number },
+      protocol: "TCP",
+      app: probe.app,
+    });
+    return d.applies && d.route === "serviceentry" && d.matched?.kind === "ServiceEntry" && d.matched.entry === e;
+  });
+}
+
+export function serviceEntryResource(e: ServiceEntry): ResourceRef {
+  return { kind: "ServiceEntry", namespace: e.namespace, name: e.name };
+}
+
+/** `a, b and c` */
+export function listed(items: readonly string[]): string {
+  if (items.length <= 1) return items.join("");
+  return `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}`;
+}
