@@ -21,3 +21,8 @@ export function isolatingPolicies(scenario: Scenario, w: Workload, direction: "i
 export function policyResource(p: PolicyRef): { kind: string; namespace: string | null; name: string } {
   return { kind: p.kind, namespace: p.namespace, name: p.name };
 }
+
+/** `Kind NS/NAME`, or `Kind NAME` for a cluster-scoped policy: how messages name a policy. */
+export function describePolicy(p: { kind: string; namespace: string | null; name: string }): string {
+  return `${p.kind} ${p.namespace ? `${p.namespace}/` : ""}${p.name}`;
+}

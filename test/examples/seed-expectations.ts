@@ -78,6 +78,20 @@ export interface Rendered {
   kustomize: string;
 }
 
+/** One lint finding the setup must produce: the rule and the resource it names. */
+export interface ExpectedFinding {
+  rule: string;
+  /** `Kind NS/NAME`, or `Kind NAME` for a cluster-scoped resource. */
+  resource: string;
+  why: string;
+}
+
+/** What `palisade lint` must find: exactly these findings, on the example and on every variant. */
+export interface LintExpectations {
+  findings: ExpectedFinding[];
+  variants: Record<string, ExpectedFinding[]>;
+}
+
 export interface Expectations {
   /** `examples/<name>`, relative to the repository root. */
   dir: string;
@@ -85,11 +99,13 @@ export interface Expectations {
   variants: Record<string, Variant>;
   flows: ExpectedFlow[];
   rendered: Rendered[];
+  lint?: LintExpectations;
 }
 
 const FLOW_KEYS = new Set(["name", "from", "to", "protocol", "method", "path", "host", "verdict", "blockedBy", "why", "variant", "pending", "bug"]);
 const BLOCK_KEYS = new Set(["layer", "direction", "workload", "port", "protocol", "observed", "policies", "policy"]);
-const TOP_KEYS = new Set(["apiVersion", "kind", "items", "document", "references", "rendered", "variants", "flows"]);
+const TOP_KEYS = new Set(["apiVersion", "kind", "items", "document", "references", "rendered", "variants", "flows", "lint"]);
+const FINDING_KEYS = new Set(["rule", "resource", "why"]);
 const RENDERED_KEYS = new Set(["file", "kustomize"]);
 const VARIANT_KEYS = new Set(["description", "remove", "add"]);
 
@@ -146,7 +162,32 @@ export function readExpectations(root: string, dir: string): Expectations {
     }
   }
   for (const name of Object.keys(variants)) if (!flows.some((f) => f.variant === name)) fail(`variant ${name} is used by no flow`);
-  return { dir, document: doc.document as string, variants, flows, rendered };
+  const lint = doc.lint === undefined ? undefined : readLintExpectations(doc.lint, variants, fail);
+  return { dir, document: doc.document as string, variants, flows, rendered, ...(lint ? { lint } : {}) };
+}
+
+function readLintExpectations(value: unknown, variants: Record<string, Variant>, fail: (msg: string) => never): LintExpectations {
+  const lint = value as { findings?: unknown; variants?: unknown } | null;
+  if (!lint || typeof lint !== "object") fail("lint: {findings: [...], variants: {NAME: [...]}}");
+  for (const k of Object.keys(lint!)) if (k !== "findings" && k !== "variants") fail(`lint: unknown key ${k}`);
+  const list = (where: string, v: unknown): ExpectedFinding[] => {
+    if (v === null || v === undefined) return [];
+    if (!Array.isArray(v)) fail(`${where}: a list of {rule, resource, why}`);
+    for (const f of v as ExpectedFinding[]) {
+      for (const k of Object.keys(f ?? {})) if (!FINDING_KEYS.has(k)) fail(`${where}: unknown key ${k}`);
+      if (typeof f?.rule !== "string" || typeof f.resource !== "string") fail(`${where}: each finding needs rule and resource`);
+      if (!/^[A-Za-z]+ ([a-z0-9-]+\/)?[a-z0-9.-]+$/.test(f.resource)) fail(`${where}: resource "${f.resource}" is not "Kind NS/NAME" (or "Kind NAME")`);
+      if (typeof f.why !== "string" || f.why.length < 30) fail(`${where}: ${f.rule}: why must be a sentence`);
+    }
+    return v as ExpectedFinding[];
+  };
+  const byVariant = (lint!.variants ?? {}) as Record<string, unknown>;
+  for (const name of Object.keys(byVariant)) if (!variants[name]) fail(`lint.variants: unknown variant ${name}`);
+  for (const name of Object.keys(variants)) if (!(name in byVariant)) fail(`lint.variants: variant ${name} is missing (list [] when lint finds nothing)`);
+  return {
+    findings: list("lint.findings", lint!.findings),
+    variants: Object.fromEntries(Object.entries(byVariant).map(([name, v]) => [name, list(`lint.variants.${name}`, v)])),
+  };
 }
 
 /** Every `examples/seed-*` directory with an expected.yaml. */

@@ -100,3 +100,28 @@ describe("egress-without-dns without kube-dns in the input", () => {
     expect(lint(await scenarioFromYaml(app(dnsRule.replace("protocol: UDP", "protocol: TCP"))), [rule])).toHaveLength(1);
   });
 });
+
+describe("egress-without-dns with a cluster-wide policy", () => {
+  it("names the policy without a namespace", async () => {
+    const text = `${dns}apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: app, labels: {app: web}}
+spec: {containers: [{name: w, image: w}]}
+---
+apiVersion: cilium.io/v2
+kind: CiliumClusterwideNetworkPolicy
+metadata:
+  name: web-egress
+spec:
+  endpointSelector:
+    matchLabels: {app: web}
+  egress:
+  - toEntities: [world]
+`;
+    const findings = lint(await scenarioFromYaml(text), [rule]);
+    expect(findings.map((f) => f.message)).toEqual([
+      "app/web is isolated for egress by CiliumClusterwideNetworkPolicy web-egress and cannot reach Service kube-system/kube-dns on UDP 53: name resolution fails",
+    ]);
+    expect(findings[0]!.resource).toEqual({ kind: "CiliumClusterwideNetworkPolicy", namespace: null, name: "web-egress" });
+  });
+});

@@ -6,7 +6,7 @@
 import { HBONE_PORT } from "../../layers/istio/index.js";
 import { traceFlow } from "../../path/index.js";
 import { createRule } from "../rule.js";
-import { isolatingPolicies, meshMode, policyResource } from "../util.js";
+import { describePolicy, isolatingPolicies, meshMode, policyResource } from "../util.js";
 
 export default createRule({
   id: "ambient-hbone-not-admitted",
@@ -42,7 +42,7 @@ export default createRule({
           const policy = blocked.policies[0] ?? isolating[0]!;
           report({
             messageId: "hboneDropped",
-            data: { dest: dest.id, client: client.id, hbone: HBONE_PORT, policy: `${policy.kind} ${policy.namespace}/${policy.name}`, port: cp.port },
+            data: { dest: dest.id, client: client.id, hbone: HBONE_PORT, policy: describePolicy(policy), port: cp.port },
             resource: policyResource(policy),
             workloads: [dest.id, client.id],
             file: policy.file,

@@ -6,7 +6,7 @@ import { AMBIENT_PROBE_SOURCE } from "../../layers/istio/index.js";
 import { traceFlow } from "../../path/index.js";
 import type { Workload } from "../../model/types.js";
 import { createRule } from "../rule.js";
-import { isolatingPolicies, meshMode, policyResource } from "../util.js";
+import { describePolicy, isolatingPolicies, meshMode, policyResource } from "../util.js";
 
 type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj | undefined => (v && typeof v === "object" && !Array.isArray(v) ? (v as Obj) : undefined);
@@ -67,7 +67,7 @@ export default createRule({
       const policy = blocked.policies[0] ?? isolating[0]!;
       report({
         messageId: "probesDropped",
-        data: { dest: dest.id, probe: AMBIENT_PROBE_SOURCE, policy: `${policy.kind} ${policy.namespace}/${policy.name}`, port },
+        data: { dest: dest.id, probe: AMBIENT_PROBE_SOURCE, policy: describePolicy(policy), port },
         resource: policyResource(policy),
         workloads: [dest.id],
         file: policy.file,

@@ -7,7 +7,7 @@ import type { Scenario } from "../../analysis/scenario.js";
 import { traceFlow, type FlowTarget } from "../../path/index.js";
 import type { Workload } from "../../model/types.js";
 import { createRule } from "../rule.js";
-import { isolatingPolicies, networkPolicies, policyResource } from "../util.js";
+import { describePolicy, isolatingPolicies, networkPolicies, policyResource } from "../util.js";
 import type { NetworkPolicyPort } from "../../layers/networkpolicy/index.js";
 
 /** Whether a NetworkPolicy port entry admits UDP 53 (a named port: the usual DNS names). */
@@ -66,7 +66,7 @@ export default createRule({
       const policy = paths.find((p) => p.blocked?.step === "egress")?.blocked?.policies[0] ?? isolating[0]!;
       report({
         messageId: "noDns",
-        data: { workload: w.id, policy: `${policy.kind} ${policy.namespace}/${policy.name}`, dns: what },
+        data: { workload: w.id, policy: describePolicy(policy), dns: what },
         resource: policyResource(policy),
         workloads: [w.id],
         file: policy.file,
