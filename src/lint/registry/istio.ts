@@ -1,5 +1,6 @@
 /** Rules about Istio resources: AuthorizationPolicy, ServiceEntry, Sidecar. */
+import istioAllowFromAnywhere from "../rules/istio-allow-from-anywhere.js";
 import istioIpblocksBehindClusterSnat from "../rules/istio-ipblocks-behind-cluster-snat.js";
 import type { Rule } from "../rule.js";
 
-export const istioRules: readonly Rule[] = [istioIpblocksBehindClusterSnat];
+export const istioRules: readonly Rule[] = [istioIpblocksBehindClusterSnat, istioAllowFromAnywhere];

@@ -1,0 +1,109 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { lint } from "../../src/lint/index.js";
+import rule from "../../src/lint/rules/istio-allow-from-anywhere.js";
+import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
+
+const app = (mode: string) => `apiVersion: v1
+kind: Namespace
+metadata:
+  name: shop
+  labels: {${mode}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  namespace: shop
+spec:
+  selector:
+    matchLabels: {app: api}
+  template:
+    metadata:
+      labels: {app: api}
+    spec:
+      containers:
+      - name: api
+        image: api
+---
+`;
+const sidecar = app("istio-injection: enabled");
+
+const policy = (rule: string, action = "ALLOW") => `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: api-sources
+  namespace: shop
+spec:
+  selector:
+    matchLabels: {app: api}
+  action: ${action}
+  rules:
+${rule}
+`;
+
+describe("istio-allow-from-anywhere", () => {
+  it("reports ipBlocks 0.0.0.0/0 alone", async () => {
+    const text = sidecar + policy(`  - from:\n    - source:\n        ipBlocks: ["203.0.113.0/24", "0.0.0.0/0"]`);
+    const findings = lint(await scenarioFromYaml(text), [rule]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({
+      rule: "istio-allow-from-anywhere",
+      severity: "warning",
+      resource: { kind: "AuthorizationPolicy", namespace: "shop", name: "api-sources" },
+      workloads: ["shop/api"],
+      line: lineOf(text, "ipBlocks:"),
+    });
+    expect(findings[0]!.message).toContain("ipBlocks 0.0.0.0/0");
+    expect(findings[0]!.message).toContain("every IPv4 client");
+    expect(findings[0]!.fix).toContain("ipBlocks:");
+  });
+
+  it("reports remoteIpBlocks ::/0 on its own line in a block list", async () => {
+    const text = sidecar + policy(`  - from:\n    - source:\n        namespaces: ["shop"]\n    - source:\n        remoteIpBlocks:\n        - "10.0.0.0/8"\n        - "::/0"`);
+    const findings = lint(await scenarioFromYaml(text), [rule]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]!.line).toBe(lineOf(text, `"::/0"`));
+    expect(findings[0]!.message).toContain("every IPv6 client");
+  });
+
+  it("does not report a rule narrowed by an operation", async () => {
+    const text = sidecar + policy(`  - from:\n    - source:\n        ipBlocks: ["0.0.0.0/0"]\n    to:\n    - operation:\n        paths: ["/public/*"]`);
+    expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
+  });
+
+  it("does not report a source narrowed by an identity or an exception", async () => {
+    const text = sidecar + policy(`  - from:\n    - source:\n        ipBlocks: ["0.0.0.0/0"]\n        notIpBlocks: ["198.51.100.0/24"]\n  - from:\n    - source:\n        ipBlocks: ["0.0.0.0/0"]\n        namespaces: ["shop"]`);
+    expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
+  });
+
+  it("does not report a narrow block or a DENY rule", async () => {
+    expect(lint(await scenarioFromYaml(sidecar + policy(`  - from:\n    - source:\n        ipBlocks: ["0.0.0.0/1"]`)), [rule])).toEqual([]);
+    expect(lint(await scenarioFromYaml(sidecar + policy(`  - from:\n    - source:\n        ipBlocks: ["0.0.0.0/0"]`, "DENY")), [rule])).toEqual([]);
+  });
+
+  it("does not report remoteIpBlocks at ztunnel, which never matches it in an ALLOW rule", async () => {
+    const text = app("istio.io/dataplane-mode: ambient") + policy(`  - from:\n    - source:\n        remoteIpBlocks: ["0.0.0.0/0"]`);
+    expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
+  });
+});
+
+describe("istio-allow-from-anywhere on seed-kyma-ingress", () => {
+  const dir = join(import.meta.dirname, "..", "..", "examples", "seed-kyma-ingress");
+  const files = (d: string): string[] =>
+    readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(d, e.name)) : e.name.endsWith(".yaml") && e.name !== "expected.yaml" ? [join(d, e.name)] : []));
+  const example = files(dir).sort().map((f) => readFileSync(f, "utf8")).join("\n---\n");
+
+  it("finds nothing in §3.2's list", async () => {
+    expect(lint(await scenarioFromYaml(example), [rule])).toEqual([]);
+  });
+
+  it("finds §8 scenario 2's development list admitting every address", async () => {
+    const [before, gatewayPolicy] = example.split("name: gateway-allow-specific-ips");
+    const text = `${before}name: gateway-allow-specific-ips${gatewayPolicy!.replace(/remoteIpBlocks:\n(\s+(#.*|- "[\d./]+")\n)+/, 'remoteIpBlocks:\n              - "0.0.0.0/0"     # All IPs (for dev only!)\n')}`;
+    const findings = lint(await scenarioFromYaml(text), [rule]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({ resource: { name: "gateway-allow-specific-ips" }, workloads: ["istio-system/istio-ingressgateway"], line: lineOf(text, `"0.0.0.0/0"`) });
+  });
+});
