@@ -61,6 +61,11 @@ interface ScenarioResult {
   matrixMs: number;
   analysisMs: number;
   externalMs: number;
+  /** Every lint rule once (after the matrix; rules build their own traces). */
+  lintMs: number;
+  lintFindings: number;
+  /** The three slowest rules: "id ms". */
+  slowestRules: string[];
   /** 1-minute load average of the machine when the child started: other work skews times. */
   loadAverage: number;
   baselineRss: number;
@@ -76,10 +81,11 @@ function rss(): number {
 }
 
 async function childScenario(name: string, input: string): Promise<ScenarioResult> {
-  const [{ loadText }, { buildScenario }, { ConnectivityMatrix, externalUnion }] = await Promise.all([
+  const [{ loadText }, { buildScenario }, { ConnectivityMatrix, externalUnion }, { rules }] = await Promise.all([
     import("../src/load/index.js"),
     import("../src/analysis/scenario.js"),
     import("../src/analysis/matrix.js"),
+    import("../src/lint/index.js"),
   ]);
   const loadAverage = loadavg()[0]!;
   const samples: number[] = [];
@@ -126,6 +132,17 @@ async function childScenario(name: string, input: string): Promise<ScenarioResul
   const externalMs = performance.now() - t;
   samples.push(rss());
 
+  const ruleTimes: { id: string; ms: number }[] = [];
+  let lintFindings = 0;
+  for (const rule of rules) {
+    t = performance.now();
+    lintFindings += rule.run(scenario).length;
+    ruleTimes.push({ id: rule.meta.id, ms: performance.now() - t });
+  }
+  const lintMs = ruleTimes.reduce((sum, r) => sum + r.ms, 0);
+  const slowestRules = ruleTimes.sort((a, b) => b.ms - a.ms).slice(0, 3).map((r) => `${r.id} ${Math.round(r.ms)}`);
+  samples.push(rss());
+
   const maxRss = process.resourceUsage().maxRSS * 1024;
   return {
     scenario: name,
@@ -152,6 +169,9 @@ async function childScenario(name: string, input: string): Promise<ScenarioResul
     analysisMs: modelMs + matrixMs,
     warmAnalysisMs,
     externalMs,
+    lintMs,
+    lintFindings,
+    slowestRules,
     loadAverage,
     baselineRss,
     heapAfterModel,
@@ -496,13 +516,14 @@ async function parent(args: Args): Promise<void> {
   out.push("\nMatrix breakdown (ms) and other facts:\n");
   out.push(
     table(
-      ["scenario", "matrix ctor", "tally", "class pairs read", "external row+col", "manifests", "errors", "warnings", "baseline RSS MB", "heap MB after model / matrix", "load avg"],
+      ["scenario", "matrix ctor", "tally", "class pairs read", "external row+col", "lint (findings; slowest rules ms)", "manifests", "errors", "warnings", "baseline RSS MB", "heap MB after model / matrix", "load avg"],
       rs.map((r) => [
         r.scenario,
         ms(r.matrixCtorMs),
         ms(r.tallyMs),
         int(r.classPairs),
         ms(r.externalMs),
+        `${ms(r.lintMs)} (${int(r.lintFindings)}; ${r.slowestRules.join(", ")})`,
         int(r.manifests),
         int(r.errors),
         int(r.warnings),
