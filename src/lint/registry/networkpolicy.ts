@@ -1,6 +1,7 @@
 /** Rules about Kubernetes NetworkPolicy (and what any CNI policy shares with it). */
 import egressWithoutDns from "../rules/egress-without-dns.js";
+import oneSidedAllow from "../rules/one-sided-allow.js";
 import selectorSelectsNothing from "../rules/selector-selects-nothing.js";
 import type { Rule } from "../rule.js";
 
-export const networkPolicyRules: readonly Rule[] = [egressWithoutDns, selectorSelectsNothing];
+export const networkPolicyRules: readonly Rule[] = [egressWithoutDns, selectorSelectsNothing, oneSidedAllow];

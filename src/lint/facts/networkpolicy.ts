@@ -1,0 +1,240 @@
+/**
+ * Facts the NetworkPolicy rules share: the policies as written (under every CNI
+ * profile), the pods a policy or a peer item selects, and every allow rule of
+ * every CNI layer (NetworkPolicy, and Cilium's engine with the policies it reads)
+ * with what it selects and how the layer's own evaluator decides it.
+ */
+import type { Scenario } from "../../analysis/scenario.js";
+import { CiliumEngine, CiliumLayer, type CiliumRule, type PeerPart } from "../../layers/cilium/index.js";
+import { CLUSTER_LABEL, Identity, NAMESPACE_LABELS_PREFIX, POD_NAMESPACE_LABEL } from "../../layers/cilium/labels.js";
+import {
+  NetworkPolicyLayer,
+  rulePorts,
+  scanNetworkPolicies,
+  type NetworkPolicy,
+  type NetworkPolicyRule,
+  type PodPeer,
+} from "../../layers/networkpolicy/index.js";
+import type { Direction, PolicyRef, WireConn } from "../../layers/types.js";
+import type { LabelSelector } from "../../model/selector.js";
+import type { Namespace, Workload } from "../../model/types.js";
+import { ConnSet, PROTOCOLS, type Protocol } from "../../sets/index.js";
+
+/**
+ * Every Kubernetes NetworkPolicy of the input. Under the generic profile they are
+ * the NetworkPolicy layer's; under Cilium its engine reads them in its own rule
+ * form, so they are read again from their manifests (same validation).
+ */
+export function kubernetesNetworkPolicies(scenario: Scenario): NetworkPolicy[] {
+  const out: NetworkPolicy[] = [];
+  for (const layer of scenario.layers) if (layer instanceof NetworkPolicyLayer) out.push(...layer.policies);
+  const manifests = ciliumEngines(scenario).flatMap((e) => e.policies.filter((p) => p.kind === "NetworkPolicy").map((p) => p.manifest));
+  if (manifests.length > 0) out.push(...scanNetworkPolicies(manifests).policies);
+  return out;
+}
+
+/** The Cilium engines behind the scenario's layers (one engine is shown as several layers). */
+export function ciliumEngines(scenario: Scenario): CiliumEngine[] {
+  const engines = new Set<CiliumEngine>();
+  for (const layer of scenario.layers) if (layer instanceof CiliumLayer) engines.add(layer.engine);
+  return [...engines];
+}
+
+export function policyName(p: { namespace: string | null; name: string }): string {
+  return p.namespace ? `${p.namespace}/${p.name}` : p.name;
+}
+
+/** The pods a NetworkPolicy selects (host-network pods are node traffic to NetworkPolicy, semantics §1.6 r29). */
+export function selectedPods(scenario: Scenario, p: NetworkPolicy): Workload[] {
+  return scenario.cluster.workloads.filter((w) => !w.hostNetwork && w.namespace === p.namespace && p.podSelector.matches(w.labels));
+}
+
+export function namespacesMatching(scenario: Scenario, sel: LabelSelector): Namespace[] {
+  return [...scenario.cluster.namespaces.values()].filter((ns) => sel.matches(ns.labels));
+}
+
+/** The namespaces a pod peer item looks in: the policy's own, or those its namespaceSelector matches. */
+export function peerNamespaces(scenario: Scenario, p: NetworkPolicy, peer: PodPeer): string[] {
+  return peer.namespaceSelector ? namespacesMatching(scenario, peer.namespaceSelector).map((n) => n.name) : [p.namespace];
+}
+
+/** The pods a pod peer item selects (semantics §1.3 r11–13). */
+export function peerPods(scenario: Scenario, p: NetworkPolicy, peer: PodPeer): Workload[] {
+  const namespaces = new Set(peerNamespaces(scenario, p, peer));
+  return scenario.cluster.workloads.filter((w) => !w.hostNetwork && namespaces.has(w.namespace) && (!peer.podSelector || peer.podSelector.matches(w.labels)));
+}
+
+/** Whether a pod peer item constrains pod labels (a non-empty podSelector). */
+export function namesPods(peer: PodPeer): boolean {
+  return !!peer.podSelector && !peer.podSelector.isEverything;
+}
+
+export function definesPort(w: Workload, name: string, protocol: Protocol): boolean {
+  return w.ports.some((cp) => cp.name?.toLowerCase() === name.toLowerCase() && cp.protocol === protocol);
+}
+
+/** Up to this many ports, a rule's ports are probed one by one; a wider range is probed on the destination's declared ports. */
+const PROBE_LIMIT = 16;
+
+/**
+ * Concrete connections to test a set of allowed connections with: each port when
+ * the set names a few, else the destination's declared container ports inside it
+ * (nothing when it declares none: a port would have to be guessed).
+ */
+export function probeConns(conns: ConnSet, dest: Workload | undefined): WireConn[] {
+  const out: WireConn[] = [];
+  for (const protocol of PROTOCOLS) {
+    const ports = conns.portsOf(protocol);
+    const count = ports.intervals().reduce((n, [lo, hi]) => n + (hi - lo + 1), 0);
+    if (count === 0) continue;
+    if (count <= PROBE_LIMIT) {
+      for (const [lo, hi] of ports.intervals()) for (let port = lo; port <= hi; port++) out.push({ protocol, port });
+      continue;
+    }
+    const declared = new Set((dest?.ports ?? []).filter((cp) => cp.protocol === protocol && ports.contains(cp.port)).map((cp) => cp.port));
+    for (const port of [...declared].sort((a, b) => a - b)) out.push({ protocol, port });
+  }
+  return out;
+}
+
+export function connText(conns: readonly WireConn[]): string {
+  return [...new Set(conns.map((c) => `${c.protocol}/${c.port}`))].join(", ");
+}
+
+/**
+ * One allow rule of a CNI layer, as its evaluator sees it: the endpoints it is
+ * attached to, the connections it names, and whether it admits a given peer.
+ */
+export interface AllowRule {
+  /** The rule itself (its index and line). */
+  ref: PolicyRef;
+  direction: Direction;
+  /** `NetworkPolicy app/db ingress[0]`, for people. */
+  text: string;
+  /** The endpoints whose `direction` the rule belongs to. */
+  subjects: readonly Workload[];
+  /** What the rule's ports admit towards `dest` (named ports resolved on it). */
+  conns(dest: Workload | undefined): ConnSet;
+  /** Whether the layer's evaluator credits this rule with admitting `conn` between `subject` and `peer`. */
+  admits(subject: Workload, peer: Workload, conn: WireConn): boolean;
+  /** Whether `peer` is matched by a peer item that names no pod labels: every peer, whole namespaces, address blocks. */
+  matchesBroadly(peer: Workload): boolean;
+}
+
+const sameRule = (a: PolicyRef, b: PolicyRef): boolean =>
+  a.kind === b.kind && a.namespace === b.namespace && a.name === b.name && a.rule === b.rule && a.line === b.line;
+
+/** Every allow rule of every CNI layer of the scenario. */
+export function allowRules(scenario: Scenario): AllowRule[] {
+  const out: AllowRule[] = [];
+  for (const layer of scenario.layers) if (layer instanceof NetworkPolicyLayer) out.push(...networkPolicyAllowRules(scenario, layer));
+  for (const engine of ciliumEngines(scenario)) out.push(...ciliumAllowRules(scenario, engine));
+  return out;
+}
+
+function networkPolicyAllowRules(scenario: Scenario, layer: NetworkPolicyLayer): AllowRule[] {
+  const out: AllowRule[] = [];
+  for (const p of layer.policies) {
+    const subjects = selectedPods(scenario, p);
+    for (const direction of ["ingress", "egress"] as const) {
+      // Rules of a direction missing from policyTypes are never consulted (§1.1 r2).
+      if (!p.policyTypes.has(direction)) continue;
+      for (const rule of p[direction]) {
+        const ref: PolicyRef = { kind: "NetworkPolicy", namespace: p.namespace, name: p.name, rule: rule.index, file: p.file, line: rule.line };
+        out.push({
+          ref,
+          direction,
+          text: `NetworkPolicy ${policyName(p)} ${direction}[${rule.index}]`,
+          subjects,
+          conns: (dest) => rulePorts(rule, dest),
+          admits: (subject, peer, conn) => {
+            const d = layer.evaluate(subject, direction, { kind: "workload", workload: peer }, conn);
+            return d.verdict === "allow" && d.policies.some((r) => sameRule(r, ref));
+          },
+          matchesBroadly: (peer) => networkPolicyBroadMatch(scenario, p, rule, peer),
+        });
+      }
+    }
+  }
+  return out;
+}
+
+function networkPolicyBroadMatch(scenario: Scenario, p: NetworkPolicy, rule: NetworkPolicyRule, w: Workload): boolean {
+  if (!rule.peers) return true;
+  return rule.peers.some((peer) => {
+    if (peer.type === "ipBlock") return w.ips.length > 0 && w.ips.every((ip) => peer.ips.contains(ip));
+    return !namesPods(peer) && peerNamespaces(scenario, p, peer).includes(w.namespace);
+  });
+}
+
+function ciliumAllowRules(scenario: Scenario, engine: CiliumEngine): AllowRule[] {
+  const out: AllowRule[] = [];
+  const workloads = scenario.cluster.workloads.filter((w) => engine.applies(w));
+  engine.specs.forEach((spec, si) => {
+    for (const rule of spec.rules) {
+      if (rule.deny) continue;
+      const direction = rule.direction;
+      const p = spec.policy;
+      const ref: PolicyRef = { kind: p.kind, namespace: p.namespace, name: p.name, rule: rule.index, file: p.file, line: rule.line };
+      out.push({
+        ref,
+        direction,
+        text: `${p.kind} ${policyName(p)} ${rule.label}`,
+        subjects: workloads.filter((w) => engine.factsOf(w).selectedBy[direction].includes(si)),
+        conns: (dest) => engine.ruleConns(rule, dest),
+        admits: (subject, peer, conn) => {
+          const d = engine.evaluate(subject, direction, { kind: "workload", workload: peer }, conn);
+          return d.verdict === "allow" && d.policies.some((r) => sameRule(r, ref));
+        },
+        matchesBroadly: (peer) => ciliumBroadMatch(scenario, rule, peer),
+      });
+    }
+  });
+  return out;
+}
+
+/** Keys of a Cilium pod identity that say where a pod runs, not which pod it is. */
+function isPlacementKey(key: string): boolean {
+  return key === POD_NAMESPACE_LABEL || key === CLUSTER_LABEL || key.startsWith(NAMESPACE_LABELS_PREFIX);
+}
+
+function ciliumBroadMatch(scenario: Scenario, rule: CiliumRule, w: Workload): boolean {
+  return rule.peers.some((part: PeerPart) => {
+    switch (part.type) {
+      case "all":
+        return true;
+      case "entity":
+        return part.entity === "all" || part.entity === "cluster";
+      case "selector": {
+        if (part.selector.requirements.some((r) => !isPlacementKey(r.key))) return false;
+        // A selector over placement keys only is decided by the pod's namespace alone.
+        const ns = scenario.cluster.namespaces.get(w.namespace);
+        const placement = new Identity([
+          ["k8s", POD_NAMESPACE_LABEL, w.namespace],
+          ["k8s", CLUSTER_LABEL, scenario.profile.cilium.clusterName],
+          ...Object.entries(ns?.labels ?? {}).map(([k, v]) => ["k8s", `${NAMESPACE_LABELS_PREFIX}${k}`, v] as const),
+        ]);
+        return part.selector.matches(placement);
+      }
+      default:
+        return false;
+    }
+  });
+}
+
+/** The label a fix selects a workload by: a conventional name label when it has one, else all its labels. */
+export function identifyingLabels(w: Workload): Record<string, string> {
+  for (const key of ["app.kubernetes.io/name", "app", "k8s-app", "name"]) {
+    const v = w.labels[key];
+    if (v !== undefined) return { [key]: v };
+  }
+  return { ...w.labels };
+}
+
+/** `key: value` lines of a YAML mapping at `indent` spaces. */
+export function yamlMap(labels: Record<string, string>, indent: number): string {
+  const pad = " ".repeat(indent);
+  return Object.entries(labels)
+    .map(([k, v]) => `${pad}${k}: ${/^[A-Za-z0-9][-A-Za-z0-9_.\/]*$/.test(v) && !/^(true|false|null|yes|no|on|off|~|[0-9.]+)$/i.test(v) ? v : JSON.stringify(v)}\n`)
+    .join("");
+}

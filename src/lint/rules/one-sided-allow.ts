@@ -1,0 +1,119 @@
+/**
+ * An allow rule whose flows the other end denies: an ingress rule admitting
+ * senders whose own egress policy does not let them send, or an egress rule
+ * towards receivers whose ingress policy does not let them in. A pod-to-pod flow
+ * needs both ends (semantics §1.1 r3, §3.1 r5); each side's policy alone looks
+ * right. Decided on the wire path (traceFlow) for the ports the rule names.
+ */
+import type { Scenario } from "../../analysis/scenario.js";
+import type { Direction, PolicyRef, WireConn } from "../../layers/types.js";
+import type { Workload } from "../../model/types.js";
+import { traceFlow, type Hop } from "../../path/index.js";
+import { createRule } from "../rule.js";
+import { policyResource } from "../util.js";
+import { allowRules, connText, identifyingLabels, policyName, probeConns, yamlMap, type AllowRule } from "../facts/networkpolicy.js";
+
+/** One subject–peer pair the rule admits and the peer's side denies on every admitted port. */
+interface BlockedPair {
+  subject: Workload;
+  peer: Workload;
+  conns: WireConn[];
+  /** The hops at the peer that deny, one per port. */
+  hops: Hop[];
+}
+
+const CNI_ENFORCERS = new Set(["networkpolicy", "cilium"]);
+
+/**
+ * The hop at `peer`'s end of the flow that denies `conn`, on the application port
+ * itself (a mesh tunnel changes the port; those rules are the ambient rules').
+ */
+function deniedAtPeer(scenario: Scenario, direction: Direction, subject: Workload, peer: Workload, conn: WireConn): Hop | undefined {
+  const [src, dst] = direction === "ingress" ? [peer, subject] : [subject, peer];
+  const step = direction === "ingress" ? "egress" : "ingress";
+  for (const path of traceFlow(scenario, { kind: "workload", workload: src }, { kind: "workload", workload: dst }, conn)) {
+    const hop = path.hops.find(
+      (h) => h.step === step && h.at === peer.id && h.verdict === "deny" && CNI_ENFORCERS.has(h.enforcer) && h.wire.port === conn.port && h.wire.protocol === conn.protocol,
+    );
+    if (hop) return hop;
+  }
+  return undefined;
+}
+
+function refText(r: PolicyRef): string {
+  return `${r.kind} ${policyName(r)}`;
+}
+
+/** The rule the peer's side lacks, in the API of the layer that denies. */
+function fixFor(rule: AllowRule, pair: BlockedPair): string {
+  const other = rule.direction === "ingress" ? "egress" : "ingress";
+  const target = pair.subject;
+  const labels = identifyingLabels(target);
+  const sameNamespace = target.namespace === pair.peer.namespace;
+  const byCilium = pair.hops.some((h) => h.enforcer === "cilium");
+  const blocking = [...new Map(pair.hops.flatMap((h) => h.policies).map((p) => [refText(p), p])).values()];
+  const header = `# ${other} of ${pair.peer.id} (${blocking.map(refText).join(", ")})\n`;
+  if (byCilium) {
+    const key = other === "egress" ? "toEndpoints" : "fromEndpoints";
+    const selector = { ...(sameNamespace ? {} : { "io.kubernetes.pod.namespace": target.namespace }), ...labels };
+    const ports = pair.conns.map((c) => `    - port: "${c.port}"\n      protocol: ${c.protocol}\n`).join("");
+    return `${header}${other}:\n- ${key}:\n  - matchLabels:\n${yamlMap(selector, 6)}  toPorts:\n  - ports:\n${ports}`;
+  }
+  const key = other === "egress" ? "to" : "from";
+  const namespace = sameNamespace ? "" : `  - namespaceSelector:\n      matchLabels:\n        kubernetes.io/metadata.name: ${target.namespace}\n`;
+  const pods = `${sameNamespace ? "  - " : "    "}podSelector:\n      matchLabels:\n${yamlMap(labels, 8)}`;
+  const ports = pair.conns.map((c) => `  - protocol: ${c.protocol}\n    port: ${c.port}\n`).join("");
+  return `${header}${other}:\n- ${key}:\n${namespace}${pods}  ports:\n${ports}`;
+}
+
+export default createRule({
+  id: "one-sided-allow",
+  description: "An allow rule whose flows the policy at the other end denies (a flow must be allowed at both ends)",
+  severity: "warning",
+  messages: {
+    ingress:
+      "{{rule}} admits {{peers}} to {{subjects}} on {{ports}}, but the senders' own egress denies it ({{blocking}}): a flow must also be allowed where it leaves",
+    egress:
+      "{{rule}} lets {{subjects}} send to {{peers}} on {{ports}}, but the receivers' own ingress denies it ({{blocking}}): a flow must also be allowed where it arrives",
+  },
+  check({ scenario, report }) {
+    const candidates = scenario.cluster.workloads.filter((w) => !w.hostNetwork);
+    for (const rule of allowRules(scenario)) {
+      const other: Direction = rule.direction === "ingress" ? "egress" : "ingress";
+      const targeted: BlockedPair[] = [];
+      const broad: BlockedPair[] = [];
+      // Whether some peer matched only by a broad item (whole namespaces, everyone) gets through.
+      let broadGetsThrough = false;
+      for (const subject of rule.subjects) {
+        for (const peer of candidates) {
+          const dest = rule.direction === "ingress" ? subject : peer;
+          const admitted = probeConns(rule.conns(dest), dest).filter((c) => rule.admits(subject, peer, c));
+          if (admitted.length === 0) continue;
+          const isBroad = rule.matchesBroadly(peer);
+          const isolated = scenario.layers.some((l) => l.isolates(peer, other));
+          const hops = isolated ? admitted.map((c) => deniedAtPeer(scenario, rule.direction, subject, peer, c)) : [];
+          if (!isolated || hops.some((h) => h === undefined)) {
+            if (isBroad) broadGetsThrough = true;
+            continue;
+          }
+          (isBroad ? broad : targeted).push({ subject, peer, conns: admitted, hops: hops as Hop[] });
+        }
+      }
+      // A broad item is not a promise to every pod it covers: it is reported only when none of them can use it.
+      const pairs = [...targeted, ...(broadGetsThrough ? [] : broad)];
+      if (pairs.length === 0) continue;
+      const peers = [...new Set(pairs.map((p) => p.peer.id))].sort();
+      const subjects = [...new Set(pairs.map((p) => p.subject.id))].sort();
+      const blocking = [...new Set(pairs.map((p) => `${p.peer.id} by ${[...new Set(p.hops.flatMap((h) => h.policies).map(refText))].join(", ")}`))].sort();
+      report({
+        messageId: rule.direction,
+        data: { rule: rule.text, peers: peers.join(", "), subjects: subjects.join(", "), ports: connText(pairs.flatMap((p) => p.conns)), blocking: blocking.join("; ") },
+        resource: policyResource(rule.ref),
+        workloads: [...new Set([...peers, ...subjects])].sort(),
+        file: rule.ref.file,
+        line: rule.ref.line,
+        fix: fixFor(rule, pairs[0]!),
+      });
+    }
+  },
+});
