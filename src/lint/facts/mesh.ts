@@ -4,8 +4,13 @@
  * waypoint (if any) serves a workload.
  */
 import type { Scenario } from "../../analysis/scenario.js";
-import { serviceBackends, type FlowTarget } from "../../path/index.js";
-import type { Workload } from "../../model/types.js";
+import type { Manifest } from "../../load/types.js";
+import { evaluateAuthorization, type AuthorizationPolicy, type AuthzDecision, type AuthzRequest, type EnforcementPoint } from "../../layers/istio/authorization.js";
+import type { MeshMode } from "../../layers/istio/index.js";
+import { serviceTarget, workloadTarget, type WaypointBinding } from "../../layers/istio/waypoint.js";
+import { resolveTargetPort, serviceBackends, type FlowTarget } from "../../path/index.js";
+import { speaksHttpByName } from "../../path/mesh.js";
+import type { Service, Workload } from "../../model/types.js";
 
 // ---------------------------------------------------------------------------
 // The control plane
@@ -64,5 +69,100 @@ export function proxyRunBy(scenario: Scenario, w: Workload): string | null {
   if (m.mode === "sidecar") return "an istio-proxy sidecar";
   if (m.mode === "gateway") return m.gateway?.kind === "waypoint" ? "a waypoint proxy" : "an Istio gateway proxy";
   if (m.mode === "none" && w.namespace === mesh.settings.rootNamespace && w.labels["app"] === "ztunnel") return "ztunnel";
+  return null;
+}
+
+// ---------------------------------------------------------------------------
+// AuthorizationPolicy: where it binds and how it is evaluated there
+
+/** The manifest an AuthorizationPolicy was read from (for rule lines and for fixes written from the policy as it was given). */
+export function authorizationManifest(scenario: Scenario, p: AuthorizationPolicy): Manifest | undefined {
+  return scenario.manifests.find(
+    (m) => m.kind === "AuthorizationPolicy" && m.name === p.name && (m.namespace ?? "default") === p.namespace && m.source.file === p.file && m.source.line === p.line,
+  );
+}
+
+export interface BoundWorkload {
+  workload: Workload;
+  mode: MeshMode;
+  point: EnforcementPoint;
+}
+
+/** The enforcement point of a workload's own proxy (sidecar, gateway, or its node's ztunnel); null outside the mesh. */
+export function enforcementPointOf(mode: MeshMode): EnforcementPoint | null {
+  if (mode === "sidecar") return { kind: "sidecar" };
+  if (mode === "gateway") return { kind: "sidecar", gateway: true };
+  if (mode === "ambient") return { kind: "ztunnel" };
+  return null;
+}
+
+/**
+ * The mesh workloads a `selector` (or namespace-wide, or root-namespace) policy binds
+ * to, with the proxy that enforces it (semantics.md §4.1 r1, §5.4 r9). Policies with
+ * targetRefs bind to none of them: only waypoints and Gateway API gateways read those.
+ */
+export function boundWorkloads(scenario: Scenario, p: AuthorizationPolicy): BoundWorkload[] {
+  const mesh = scenario.mesh;
+  if (!mesh || p.targetRefs.length > 0) return [];
+  const root = mesh.settings.rootNamespace;
+  const out: BoundWorkload[] = [];
+  for (const w of scenario.cluster.workloads) {
+    if (p.namespace !== root && w.namespace !== p.namespace) continue;
+    if (p.selector && !Object.entries(p.selector).every(([k, v]) => w.labels[k] === v)) continue;
+    const mode = mesh.membership(w).mode;
+    const point = enforcementPointOf(mode);
+    if (point) out.push({ workload: w, mode, point });
+  }
+  return out;
+}
+
+/** `policies` alone at one enforcement point, with the mesh's root namespace and trust domain. */
+export function evaluatePolicies(scenario: Scenario, policies: readonly AuthorizationPolicy[], request: AuthzRequest, point: EnforcementPoint): AuthzDecision {
+  const settings = scenario.mesh?.settings;
+  return evaluateAuthorization(policies, request, point, {
+    ...(settings ? { rootNamespace: settings.rootNamespace, trustDomain: settings.trustDomain } : {}),
+  });
+}
+
+/**
+ * Whether the destination's proxy runs an HTTP filter chain on a container port
+ * (Istio protocol selection by the container port's or a selecting Service port's
+ * name or appProtocol); ztunnel never does.
+ */
+export function portSpeaksHttp(scenario: Scenario, w: Workload, port: number, mode: MeshMode): boolean {
+  if (mode === "ambient") return false;
+  if (speaksHttpByName(w.ports.find((p) => p.port === port && p.protocol === "TCP")?.name, mode)) return true;
+  return scenario.cluster.services.some(
+    (s) =>
+      s.namespace === w.namespace &&
+      serviceBackends(scenario, s).includes(w) &&
+      s.ports.some((sp) => sp.protocol === "TCP" && resolveTargetPort(sp, w) === port && (speaksHttpByName(sp.appProtocol, mode) || speaksHttpByName(sp.name, mode))),
+  );
+}
+
+/** A value an Istio string match (`exact`, `prefix*`, `*suffix`, `*`, path templates) accepts, for building a sample request. */
+export function sampleMatching(pattern: string): string {
+  const filled = pattern.replace(/\{\*\*?\}/g, "x");
+  if (filled === "*") return "x";
+  if (filled.endsWith("*")) return `${filled.slice(0, -1)}x`;
+  if (filled.startsWith("*")) return `x${filled.slice(1)}`;
+  return filled;
+}
+
+/** The Services that send traffic to a workload. */
+export function servicesOf(scenario: Scenario, w: Workload): Service[] {
+  return scenario.cluster.services.filter((s) => s.namespace === w.namespace && serviceBackends(scenario, s).includes(w));
+}
+
+/** The waypoint serving a workload, directly or through one of its Services; null when none does. */
+export function waypointServing(scenario: Scenario, w: Workload): { binding: WaypointBinding; via: string } | null {
+  const mesh = scenario.mesh;
+  if (!mesh) return null;
+  const own = mesh.waypoints.forWorkload(workloadTarget(w));
+  if (own.waypoint) return { binding: own, via: w.id };
+  for (const s of servicesOf(scenario, w)) {
+    const b = mesh.waypoints.forService(serviceTarget(s));
+    if (b.waypoint) return { binding: b, via: `Service ${s.id}` };
+  }
   return null;
 }

@@ -1,0 +1,173 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { lint } from "../../src/lint/index.js";
+import rule from "../../src/lint/rules/authorization-rules-split.js";
+import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
+
+const base = `apiVersion: v1
+kind: Namespace
+metadata:
+  name: shop
+  labels:
+    istio-injection: enabled
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: front
+  labels:
+    istio-injection: enabled
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  namespace: shop
+spec:
+  selector:
+    matchLabels: {app: api}
+  template:
+    metadata:
+      labels: {app: api}
+    spec:
+      containers:
+      - name: api
+        image: api
+        ports:
+        - containerPort: 8080
+        - containerPort: 9090
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: front
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: web
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: batch
+  namespace: shop
+spec:
+  selector:
+    matchLabels: {app: batch}
+  template:
+    metadata:
+      labels: {app: batch}
+    spec:
+      containers:
+      - name: batch
+        image: batch
+---
+`;
+
+const policy = (action: string, rules: string) => `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: api-in
+  namespace: shop
+spec:
+  selector:
+    matchLabels: {app: api}
+  action: ${action}
+  rules:
+${rules}`;
+
+const split = `  - from:
+    - source:
+        namespaces: ["front"]
+  - to:
+    - operation:
+        ports: ["9090"]
+`;
+
+const mergedRule = `  - from:
+    - source:
+        namespaces: ["front"]
+    to:
+    - operation:
+        ports: ["9090"]
+`;
+
+describe("authorization-rules-split", () => {
+  it("reports a from-only and a to-only rule on TCP ports, with what each admits", async () => {
+    const text = base + policy("ALLOW", split);
+    const findings = lint(await scenarioFromYaml(text), [rule]);
+    expect(findings).toHaveLength(1);
+    const f = findings[0]!;
+    expect(f).toMatchObject({
+      rule: "authorization-rules-split",
+      severity: "warning",
+      resource: { kind: "AuthorizationPolicy", namespace: "shop", name: "api-in" },
+      workloads: ["shop/api"],
+      file: "test.yaml",
+    });
+    expect(f.line).toBe(lineOf(text, "  - from:"));
+    // The to-only rule admits a source outside front on 9090; the from-only one admits front on 8080.
+    expect(f.message).toContain("rules[1] (to only) admits every source on ports 9090");
+    expect(f.message).toContain("shop/batch is admitted to TCP port 9090");
+    expect(f.message).toContain("rules[0] (from only) admits namespaces front on every port and path");
+    expect(f.message).toContain("front/web is admitted to TCP port 8080");
+    expect(f.fix).toContain("namespaces:");
+    expect(f.fix).toContain("to:");
+    expect(f.fix!.match(/- from:/g)).toHaveLength(1);
+  });
+
+  it("does not report the merged rule", async () => {
+    expect(lint(await scenarioFromYaml(base + policy("ALLOW", mergedRule)), [rule])).toEqual([]);
+  });
+
+  it("does not report a DENY policy (it denies more, not less)", async () => {
+    expect(lint(await scenarioFromYaml(base + policy("DENY", split)), [rule])).toEqual([]);
+  });
+
+  it("does not report when the to-only rule adds nothing the from-only rule does not", async () => {
+    // The from rule admits any source address and the to rule lists every port of api: merging changes nothing.
+    const text = base + policy("ALLOW", `  - from:\n    - source:\n        ipBlocks: ["0.0.0.0/0"]\n  - to:\n    - operation:\n        ports: ["8080", "9090"]\n`);
+    expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
+  });
+
+  it("does not report a policy that binds no mesh workload", async () => {
+    const text = (base + policy("ALLOW", split)).replaceAll("istio-injection: enabled", "team: a");
+    expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
+  });
+
+  describe("on seed-kyma-ingress (guide §3.4, the pod-level policy)", () => {
+    const dir = join(import.meta.dirname, "..", "..", "examples", "seed-kyma-ingress");
+    const read = (f: string): string => readFileSync(join(dir, f), "utf8");
+    const setup = ["cluster/namespaces.yaml", "clients/clients.yaml", "istio-system/istiod.yaml", "istio-system/mesh-config.yaml", "garden/apps.yaml"].map(read).join("\n---\n");
+    const policies = read("garden/authorization-policies.yaml");
+
+    it("finds the split: /api/* and /public/* are open to every caller, the office IP to every path", async () => {
+      const text = `${setup}\n---\n${policies}`;
+      const findings = lint(await scenarioFromYaml(text), [rule]);
+      expect(findings).toHaveLength(1);
+      const f = findings[0]!;
+      expect(f).toMatchObject({ resource: { namespace: "garden", name: "beautiful-garden-policy" }, workloads: ["garden/beautiful-garden"] });
+      expect(f.line).toBe(lineOf(text, "remoteIpBlocks:") - 2);
+      expect(f.message).toContain("rules[1] (to only) admits every source on paths /api/*, /public/*");
+      expect(f.message).toContain("is admitted to GET /api/x on port 8080");
+      expect(f.message).toContain("rules[0] (from only) admits remoteIpBlocks 163.223.48.163/32 on every port and path");
+      expect(f.message).toContain("163.223.48.163 is admitted to GET /admin on port 8080");
+      expect(f.fix).toContain("163.223.48.163/32");
+      expect(f.fix).toContain("/public/*");
+    });
+
+    it("finds nothing once the two rules are one", async () => {
+      const fixed = policies.replace("              - \"163.223.48.163/32\"\n    - to:", "              - \"163.223.48.163/32\"\n      to:");
+      expect(fixed).not.toBe(policies);
+      expect(lint(await scenarioFromYaml(`${setup}\n---\n${fixed}`), [rule])).toEqual([]);
+    });
+  });
+});
