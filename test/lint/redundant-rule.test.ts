@@ -1,0 +1,238 @@
+import { describe, expect, it } from "vitest";
+import { lint } from "../../src/lint/index.js";
+import rule from "../../src/lint/rules/redundant-rule.js";
+import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
+
+/** Namespaces `app` and `other`, pods web (http=8080), api (http=9090), client (in `other`). */
+const cluster = `apiVersion: v1
+kind: Namespace
+metadata:
+  name: app
+  labels: {team: a}
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: other
+  labels: {team: b}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  namespace: app
+  labels: {app: web, tier: front}
+spec:
+  containers:
+  - name: c
+    image: c
+    ports:
+    - {name: http, containerPort: 8080}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: api
+  namespace: app
+  labels: {app: api, tier: front}
+spec:
+  containers:
+  - name: c
+    image: c
+    ports:
+    - {name: http, containerPort: 9090}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: client
+  namespace: other
+  labels: {app: client}
+spec:
+  containers:
+  - name: c
+    image: c
+---
+`;
+
+const policy = (name: string, selector: string, spec: string) => `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: ${name}
+  namespace: app
+spec:
+  podSelector: ${selector}
+${spec}---
+`;
+
+async function findings(text: string) {
+  return lint(await scenarioFromYaml(text), [rule]);
+}
+
+describe("redundant-rule", () => {
+  it("reports a rule whose peers and ports another rule of the same policy already allows", async () => {
+    const text =
+      cluster +
+      policy(
+        "web-in",
+        "{matchLabels: {app: web}}",
+        `  ingress:
+  - from:
+    - namespaceSelector: {}
+    ports:
+    - port: 8000
+      endPort: 8100
+  - from:
+    - namespaceSelector: {matchLabels: {team: b}}
+      podSelector: {matchLabels: {app: client}}
+    ports:
+    - port: 8080
+`,
+      );
+    const found = await findings(text);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({
+      rule: "redundant-rule",
+      severity: "info",
+      resource: { kind: "NetworkPolicy", namespace: "app", name: "web-in" },
+      workloads: ["app/web"],
+      file: "test.yaml",
+      line: lineOf(text, "- from:", 2),
+    });
+    expect(found[0]!.message).toContain("app/web-in ingress[1] adds nothing for app/web");
+    expect(found[0]!.message).toContain(`app/web-in ingress[0] (test.yaml:${lineOf(text, "- from:", 1)})`);
+    // The fix is the rule list without the redundant rule.
+    expect(found[0]!.fix).toContain("endPort: 8100");
+    expect(found[0]!.fix).not.toContain("client");
+  });
+
+  it("does not report the rule once it allows a port outside the other's range", async () => {
+    const text =
+      cluster +
+      policy(
+        "web-in",
+        "{matchLabels: {app: web}}",
+        `  ingress:
+  - from:
+    - namespaceSelector: {}
+    ports:
+    - port: 8000
+      endPort: 8100
+  - from:
+    - namespaceSelector: {matchLabels: {team: b}}
+      podSelector: {matchLabels: {app: client}}
+    ports:
+    - port: 8080
+      endPort: 8200
+`,
+      );
+    expect(await findings(text)).toEqual([]);
+  });
+
+  it("reports a rule covered by a rule of another policy selecting the same pods", async () => {
+    const text =
+      cluster +
+      policy("front-in", "{matchLabels: {tier: front}}", "  ingress:\n  - from:\n    - namespaceSelector: {matchLabels: {team: b}}\n") +
+      policy("web-in", "{matchLabels: {app: web}}", "  ingress:\n  - from:\n    - podSelector: {}\n  - from:\n    - namespaceSelector: {matchLabels: {team: b}}\n    ports:\n    - port: 443\n");
+    const found = await findings(text);
+    expect(found.map((f) => [f.resource.name, f.line])).toEqual([["web-in", lineOf(text, "- from:", 3)]]);
+    expect(found[0]!.message).toContain("app/front-in ingress[0]");
+  });
+
+  it("does not report a rule that another policy covers for only some of the pods it selects", async () => {
+    const text =
+      cluster +
+      policy("web-only-in", "{matchLabels: {app: web}}", "  ingress:\n  - from:\n    - namespaceSelector: {matchLabels: {team: b}}\n") +
+      policy("front-in", "{matchLabels: {tier: front}}", "  ingress:\n  - from:\n    - namespaceSelector: {matchLabels: {team: b}}\n    ports:\n    - port: 443\n");
+    // front-in also selects app/api, which nothing else admits from team b.
+    expect(await findings(text)).toEqual([]);
+  });
+
+  it("keeps the first of two identical rules and reports the second", async () => {
+    const rules = "  - from:\n    - podSelector: {matchLabels: {app: api}}\n    ports:\n    - port: 8080\n";
+    const text = cluster + policy("web-in", "{matchLabels: {app: web}}", `  ingress:\n${rules}${rules}`);
+    const found = await findings(text);
+    expect(found).toHaveLength(1);
+    expect(found[0]!.line).toBe(lineOf(text, "- from:", 2));
+    expect(found[0]!.message).toContain("app/web-in ingress[0]");
+  });
+
+  it("decides ipBlock rules over addresses exactly, excepts included", async () => {
+    const block = (cidr: string, except = "") =>
+      `  - to:\n    - ipBlock:\n        cidr: ${cidr}\n${except ? `        except: [${except}]\n` : ""}    ports:\n    - port: 443\n`;
+    const base = block("10.0.0.0/8", "10.1.0.0/16");
+    const inside = cluster + policy("web-out", "{matchLabels: {app: web}}", `  egress:\n${base}${block("10.2.0.0/16")}`);
+    const found = await findings(inside);
+    expect(found.map((f) => f.line)).toEqual([lineOf(inside, "- to:", 2)]);
+    // 10.1.2.0/24 lies in the except: the second rule adds it.
+    const inExcept = cluster + policy("web-out", "{matchLabels: {app: web}}", `  egress:\n${base}${block("10.1.2.0/24")}`);
+    expect(await findings(inExcept)).toEqual([]);
+  });
+
+  it("reports an ipBlock covered only by the union of two others, naming both", async () => {
+    const block = (cidr: string) => `  - to:\n    - ipBlock: {cidr: ${cidr}}\n    ports:\n    - port: 443\n`;
+    const text = cluster + policy("web-out", "{matchLabels: {app: web}}", `  egress:\n${block("10.0.0.0/9")}${block("10.128.0.0/9")}${block("10.0.0.0/8")}`);
+    const found = await findings(text);
+    expect(found.map((f) => f.line)).toEqual([lineOf(text, "- to:", 3)]);
+    expect(found[0]!.message).toContain("egress[0]");
+    expect(found[0]!.message).toContain("egress[1]");
+  });
+
+  it("resolves named ports on each selected pod", async () => {
+    const spec = "  ingress:\n  - ports:\n    - port: 8080\n  - from:\n    - namespaceSelector: {}\n    ports:\n    - port: http\n";
+    // On web, http is 8080: the named rule adds nothing.
+    const webOnly = cluster + policy("in", "{matchLabels: {app: web}}", spec);
+    expect((await findings(webOnly)).map((f) => f.line)).toEqual([lineOf(webOnly, "- from:")]);
+    // On api, http is 9090: the same rule opens a port the first one does not.
+    const both = cluster + policy("in", "{matchLabels: {tier: front}}", spec);
+    expect(await findings(both)).toEqual([]);
+  });
+
+  it("resolves an egress named port on the destination, and never on an address", async () => {
+    const spec = "  egress:\n  - to:\n    - podSelector: {}\n    ports:\n    - port: 8080\n    - port: 9090\n  - to:\n    - podSelector: {}\n    ports:\n    - port: http\n";
+    const text = cluster + policy("out", "{matchLabels: {app: web}}", spec);
+    expect((await findings(text)).map((f) => f.line)).toEqual([lineOf(text, "- to:", 2)]);
+  });
+
+  it("ignores the rules of a direction the policy's policyTypes leave out", async () => {
+    // egress[0] of ingress-only is never consulted: it neither covers nor is covered.
+    const text =
+      cluster +
+      policy("ingress-only", "{matchLabels: {app: web}}", "  policyTypes: [Ingress]\n  ingress:\n  - {}\n  egress:\n  - {}\n") +
+      policy("web-out", "{matchLabels: {app: web}}", "  egress:\n  - to:\n    - podSelector: {}\n");
+    expect(await findings(text)).toEqual([]);
+  });
+
+  it("reports a rule that an empty rule (every peer, every port) covers", async () => {
+    const text = cluster + policy("web-in", "{matchLabels: {app: web}}", "  ingress:\n  - {}\n  - from:\n    - ipBlock: {cidr: 0.0.0.0/0}\n");
+    const found = await findings(text);
+    expect(found.map((f) => f.line)).toEqual([lineOf(text, "- from:")]);
+  });
+
+  it("does not take addresses and pods for every peer: a rule without peers also admits nodes", async () => {
+    const text =
+      cluster +
+      policy(
+        "web-in",
+        "{matchLabels: {app: web}}",
+        "  ingress:\n  - from:\n    - ipBlock: {cidr: 0.0.0.0/0}\n    - ipBlock: {cidr: '::/0'}\n    - namespaceSelector: {}\n  - ports:\n    - port: 8080\n",
+      );
+    expect(await findings(text)).toEqual([]);
+  });
+
+  it("does not report a rule that allows nothing for the input's pods", async () => {
+    // No namespace carries team: z: the rule matches nothing (selector-selects-nothing says so).
+    const text = cluster + policy("web-in", "{matchLabels: {app: web}}", "  ingress:\n  - from:\n    - podSelector: {}\n  - from:\n    - namespaceSelector: {matchLabels: {team: z}}\n");
+    expect(await findings(text)).toEqual([]);
+  });
+
+  it("writes policyTypes out in the fix when the last egress rule of a defaulted policy goes", async () => {
+    const text =
+      cluster +
+      policy("all-out", "{matchLabels: {app: web}}", "  policyTypes: [Egress]\n  egress:\n  - {}\n") +
+      policy("web-both", "{matchLabels: {app: web}}", "  ingress:\n  - {}\n  egress:\n  - to:\n    - podSelector: {}\n");
+    const found = await findings(text);
+    expect(found.map((f) => [f.resource.name, f.line])).toEqual([["web-both", lineOf(text, "- to:")]]);
+    expect(found[0]!.fix).toBe("policyTypes:\n  - Ingress\n  - Egress\negress: []\n");
+  });
+});
