@@ -1,6 +1,7 @@
 /** Rules about Istio resources: AuthorizationPolicy, ServiceEntry, Sidecar. */
 import istioAllowFromAnywhere from "../rules/istio-allow-from-anywhere.js";
+import istioIdentityRulePlaintextClients from "../rules/istio-identity-rule-plaintext-clients.js";
 import istioIpblocksBehindClusterSnat from "../rules/istio-ipblocks-behind-cluster-snat.js";
 import type { Rule } from "../rule.js";
 
-export const istioRules: readonly Rule[] = [istioIpblocksBehindClusterSnat, istioAllowFromAnywhere];
+export const istioRules: readonly Rule[] = [istioIpblocksBehindClusterSnat, istioAllowFromAnywhere, istioIdentityRulePlaintextClients];

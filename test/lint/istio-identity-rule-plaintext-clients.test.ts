@@ -1,0 +1,166 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { lint } from "../../src/lint/index.js";
+import rule from "../../src/lint/rules/istio-identity-rule-plaintext-clients.js";
+import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
+
+const namespace = (name: string, labels: string) => `apiVersion: v1
+kind: Namespace
+metadata:
+  name: ${name}
+  labels: {${labels}}
+---
+`;
+
+const deployment = (ns: string, name: string, podLabels: string) => `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: ${name}
+  namespace: ${ns}
+spec:
+  selector:
+    matchLabels: {app: ${name}}
+  template:
+    metadata:
+      labels: {app: ${name}${podLabels}}
+    spec:
+      containers:
+      - name: main
+        image: ${name}
+        ports:
+        - name: http
+          containerPort: 8080
+---
+`;
+
+const service = `apiVersion: v1
+kind: Service
+metadata:
+  name: api
+  namespace: shop
+spec:
+  selector: {app: api}
+  ports:
+  - name: http
+    port: 80
+    targetPort: 8080
+---
+`;
+
+const policy = (action: string, source: string) => `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: api-callers
+  namespace: shop
+spec:
+  selector:
+    matchLabels: {app: api}
+  action: ${action}
+  rules:
+  - from:
+    - source:
+        ${source}
+---
+`;
+
+const shop = namespace("shop", "istio-injection: enabled") + deployment("shop", "api", "") + service;
+const cronWithoutSidecar = deployment("shop", "cron", ", sidecar.istio.io/inject: \"false\"");
+
+describe("istio-identity-rule-plaintext-clients", () => {
+  it("reports an ALLOW by namespace that a client of that namespace without a sidecar cannot match", async () => {
+    const text = shop + cronWithoutSidecar + policy("ALLOW", `namespaces: ["shop"]`);
+    const findings = lint(await scenarioFromYaml(text), [rule]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({
+      rule: "istio-identity-rule-plaintext-clients",
+      severity: "error",
+      resource: { kind: "AuthorizationPolicy", namespace: "shop", name: "api-callers" },
+      workloads: ["shop/api", "shop/cron"],
+      line: lineOf(text, "  - from:"),
+    });
+    expect(findings[0]!.message).toContain("shop/cron reach shop/api on container port 8080 in plaintext");
+    expect(findings[0]!.message).toContain("needs namespaces");
+    expect(findings[0]!.fix).toContain("sidecar.istio.io/inject");
+  });
+
+  it("reports a DENY of every peer outside a namespace (notNamespaces)", async () => {
+    const text = shop + cronWithoutSidecar + policy("DENY", `notNamespaces: ["shop"]`);
+    const findings = lint(await scenarioFromYaml(text), [rule]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]!.message).toContain("denies peers outside notNamespaces");
+    expect(findings[0]!.line).toBe(lineOf(text, "  - from:"));
+  });
+
+  it("reports an ambient destination, whose ztunnel sees no identity either", async () => {
+    const text = namespace("shop", "istio.io/dataplane-mode: ambient") + deployment("shop", "api", "") + service + deployment("shop", "cron", ", istio.io/dataplane-mode: none") + policy("ALLOW", `namespaces: ["shop"]`);
+    const findings = lint(await scenarioFromYaml(text), [rule]);
+    expect(findings.map((f) => f.workloads)).toEqual([["shop/api", "shop/cron"]]);
+  });
+
+  it("does not report when the client is in the mesh", async () => {
+    const text = shop + deployment("shop", "cron", "") + policy("ALLOW", `namespaces: ["shop"]`);
+    expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
+  });
+
+  it("does not report a client the rule would refuse with its identity too", async () => {
+    const text = shop + namespace("legacy", "team: legacy") + deployment("legacy", "cron", "") + policy("ALLOW", `namespaces: ["shop"]`);
+    expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
+  });
+
+  it("does not report when STRICT mTLS refuses plaintext first", async () => {
+    const strict = `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata:
+  name: strict
+  namespace: shop
+spec:
+  mtls:
+    mode: STRICT
+---
+`;
+    expect(lint(await scenarioFromYaml(shop + cronWithoutSidecar + strict + policy("ALLOW", `namespaces: ["shop"]`)), [rule])).toEqual([]);
+  });
+
+  it("does not report when a NetworkPolicy already keeps the client out", async () => {
+    const deny = `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: api-from-mesh
+  namespace: shop
+spec:
+  podSelector:
+    matchLabels: {app: api}
+  policyTypes: [Ingress]
+---
+`;
+    expect(lint(await scenarioFromYaml(shop + cronWithoutSidecar + deny + policy("ALLOW", `namespaces: ["shop"]`)), [rule])).toEqual([]);
+  });
+
+  it("does not report a rule that plaintext can match (addresses)", async () => {
+    const text = shop + cronWithoutSidecar + policy("ALLOW", `ipBlocks: ["0.0.0.0/0"]`);
+    expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
+  });
+});
+
+describe("istio-identity-rule-plaintext-clients on seed-kyma-ingress", () => {
+  const dir = join(import.meta.dirname, "..", "..", "examples", "seed-kyma-ingress");
+  const files = (d: string): string[] =>
+    readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(d, e.name)) : e.name.endsWith(".yaml") && e.name !== "expected.yaml" ? [join(d, e.name)] : []));
+  const example = files(dir).sort().map((f) => readFileSync(f, "utf8")).join("\n---\n");
+
+  it("finds nothing: legacy/batch is not among §3.3's namespaces, with or without a sidecar", async () => {
+    expect(lint(await scenarioFromYaml(example), [rule])).toEqual([]);
+  });
+
+  it("finds §3.3 refusing a garden job that opts out of injection", async () => {
+    const text = example
+      .replace("  name: batch\n  namespace: legacy", "  name: batch\n  namespace: garden")
+      .replace("            app.kubernetes.io/name: batch\n", '            app.kubernetes.io/name: batch\n            sidecar.istio.io/inject: "false"\n');
+    const findings = lint(await scenarioFromYaml(text), [rule]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({ resource: { name: "garden-namespace-policy" }, line: lineOf(text, "    - from:") });
+    expect(findings[0]!.workloads).toEqual(expect.arrayContaining(["garden/jaeger-query", "garden/batch"]));
+    expect(findings[0]!.message).toContain("needs principals and namespaces");
+  });
+});
