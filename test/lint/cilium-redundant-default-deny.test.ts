@@ -1,0 +1,86 @@
+import { describe, expect, it } from "vitest";
+import { lint } from "../../src/lint/index.js";
+import rule from "../../src/lint/rules/cilium-redundant-default-deny.js";
+import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
+
+const pod = (name: string, namespace: string) => `---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: ${name}
+  namespace: ${namespace}
+  labels: {app: ${name}}
+spec:
+  containers:
+  - name: c
+    image: c
+`;
+const cluster = pod("api", "apps") + pod("web", "apps") + pod("cache", "other");
+
+/** Seed 002's baseline: every pod, health probes in (an ingress section on {}). */
+const healthBaseline = `---
+apiVersion: cilium.io/v2
+kind: CiliumClusterwideNetworkPolicy
+metadata:
+  name: baseline-health-probes
+spec:
+  endpointSelector: {}
+  ingress:
+  - fromEntities:
+    - health
+`;
+
+const denyAll = (sections: string, selector = "{}") => `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata:
+  name: default-deny
+  namespace: apps
+spec:
+  endpointSelector: ${selector}
+${sections}`;
+
+const findings = async (text: string) => lint(await scenarioFromYaml(text + cluster), [rule]);
+
+describe("cilium-redundant-default-deny", () => {
+  it("reports an explicit ingress default deny under a baseline that selects every pod (seed 002)", async () => {
+    const text = denyAll("  ingress:\n  - {}\n") + healthBaseline;
+    const found = await findings(text);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({
+      rule: "cilium-redundant-default-deny",
+      severity: "info",
+      resource: { kind: "CiliumNetworkPolicy", namespace: "apps", name: "default-deny" },
+      workloads: ["apps/api", "apps/web"],
+      line: lineOf(text, "  ingress:"),
+    });
+    expect(found[0]!.message).toContain("in default deny for ingress");
+    expect(found[0]!.message).toContain("CiliumClusterwideNetworkPolicy baseline-health-probes already do");
+  });
+
+  it("does not report the only policy that puts the endpoints in default deny", async () => {
+    expect(await findings(denyAll("  ingress:\n  - {}\n"))).toEqual([]);
+  });
+
+  it("reports only the direction other policies already cover", async () => {
+    const text = denyAll("  ingress:\n  - {}\n  egress:\n  - {}\n") + healthBaseline;
+    const found = await findings(text);
+    expect(found.map((f) => [f.line, f.message.includes("for ingress")])).toEqual([[lineOf(text, "  ingress:"), true]]);
+  });
+
+  it("does not report when some selected endpoint is not yet in default deny", async () => {
+    const partial = healthBaseline.replace("endpointSelector: {}", "endpointSelector:\n    matchLabels: {app: api}");
+    expect(await findings(denyAll("  ingress:\n  - {}\n") + partial)).toEqual([]);
+  });
+
+  it("does not report a policy that also allows something", async () => {
+    const text = denyAll("  ingress:\n  - {}\n  - fromEndpoints:\n    - matchLabels: {app: web}\n") + healthBaseline;
+    expect(await findings(text)).toEqual([]);
+  });
+
+  it("reports enableDefaultDeny next to an empty rule list in the other direction", async () => {
+    const text = denyAll("  enableDefaultDeny:\n    ingress: true\n  egress:\n  - {}\n") + healthBaseline;
+    const found = await findings(text);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({ line: lineOf(text, "  enableDefaultDeny:") });
+  });
+});
