@@ -78,3 +78,45 @@ describe("ambient-hbone-not-admitted", () => {
     expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
   });
 });
+
+const egressPolicy = (ports: string) => `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: client-out
+  namespace: app
+spec:
+  podSelector:
+    matchLabels: {app: client}
+  policyTypes: [Egress]
+  egress:
+  - to:
+    - podSelector:
+        matchLabels: {app: server}
+    ports:
+${ports}`;
+
+describe("ambient-hbone-not-admitted at the client's egress", () => {
+  it("reports an ambient client allowed 8080 but not 15008 to a mesh server", async () => {
+    const text = base + egressPolicy("    - port: 8080\n");
+    const findings = lint(await scenarioFromYaml(text), [rule]);
+    expect(findings.map((f) => [f.resource.name, f.workloads])).toEqual([["client-out", ["app/client", "app/server"]]]);
+    expect(findings[0]!.message).toBe(
+      "app/client sends its connections to app/server as HBONE on TCP 15008 (ambient mesh), which NetworkPolicy app/client-out does not admit for egress, so TCP 8080 (admitted by the policies) is dropped",
+    );
+    expect(findings[0]!.fix).toBe("egress:\n- ports:\n  - protocol: TCP\n    port: 15008\n");
+  });
+
+  it("does not report when the egress admits 15008 too", async () => {
+    expect(lint(await scenarioFromYaml(base + egressPolicy("    - port: 8080\n    - port: 15008\n")), [rule])).toEqual([]);
+  });
+
+  it("reports a sidecar server whose ingress admits 8080 but not 15008 from an ambient client", async () => {
+    const sidecarServer = base
+      .replace("  name: server\n  namespace: app\n", "  name: server\n  namespace: app\n  annotations: {sidecar.istio.io/status: '{}'}\n")
+      .replace("  - name: s\n    image: s\n", "  - name: s\n    image: s\n  - name: istio-proxy\n    image: proxyv2\n");
+    const scenarioText = sidecarServer + policy("    - port: 8080\n");
+    const findings = lint(await scenarioFromYaml(scenarioText), [rule]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]!.message).toContain("app/server receives app/client's connections as HBONE on TCP 15008");
+  });
+});

@@ -1,56 +1,63 @@
 /**
- * An ambient destination whose ingress policies admit an application port from
- * mesh clients but not HBONE (TCP 15008): the ztunnel carries those flows to
- * 15008, so they are dropped. Confirmed on the wire path.
+ * Policies that admit an application port between two mesh workloads but not HBONE
+ * (TCP 15008): when either end is in the ambient mesh, the connection travels as
+ * HBONE to the destination pod's 15008, so the CNI sees 15008 and drops it — at the
+ * destination's ingress or at the client's egress. Confirmed on the wire path.
  */
+import type { Scenario } from "../../analysis/scenario.js";
 import { HBONE_PORT } from "../../layers/istio/index.js";
+import type { Direction } from "../../layers/types.js";
+import type { Workload } from "../../model/types.js";
+import { usesHbone } from "../../path/mesh.js";
 import { traceFlow } from "../../path/index.js";
 import { createRule } from "../rule.js";
 import { describePolicy, isolatingPolicies, meshMode, policyResource } from "../util.js";
 
+/** Whether every CNI layer lets `endpoint` exchange `port` with `peer` in `direction`. */
+function admits(scenario: Scenario, endpoint: Workload, direction: Direction, peer: Workload, port: number): boolean {
+  const p = { kind: "workload" as const, workload: peer };
+  return scenario.layers.every((l) => l.evaluate(endpoint, direction, p, { protocol: "TCP", port }).verdict === "allow");
+}
+
 export default createRule({
   id: "ambient-hbone-not-admitted",
-  description: "Ingress policies of an ambient-mesh pod admit an application port from mesh clients but not HBONE on TCP 15008",
+  description: "Policies admit an application port between mesh workloads that talk HBONE (an ambient end), but not TCP 15008",
   severity: "error",
   messages: {
-    hboneDropped:
-      "{{dest}} is in the ambient mesh: {{client}} reaches it as HBONE on TCP {{hbone}}, which {{policy}} does not admit, so TCP {{port}} (admitted by the policies) is dropped",
+    ingress:
+      "{{dest}} receives {{client}}'s connections as HBONE on TCP {{hbone}} (ambient mesh), which {{policy}} does not admit, so TCP {{port}} (admitted by the policies) is dropped",
+    egress:
+      "{{client}} sends its connections to {{dest}} as HBONE on TCP {{hbone}} (ambient mesh), which {{policy}} does not admit for egress, so TCP {{port}} (admitted by the policies) is dropped",
   },
   check({ scenario, report }) {
     if (!scenario.mesh) return;
-    const clients = scenario.cluster.workloads.filter((w) => {
-      const mode = meshMode(scenario, w);
-      return mode === "ambient" || mode === "sidecar";
-    });
-    for (const dest of scenario.cluster.workloads) {
-      if (meshMode(scenario, dest) !== "ambient") continue;
-      const isolating = isolatingPolicies(scenario, dest, "ingress");
-      if (isolating.length === 0) continue;
-      let found = false;
-      for (const client of clients) {
-        if (found) break;
-        if (client === dest) continue;
-        const peer = { kind: "workload" as const, workload: client };
-        if (scenario.layers.every((l) => l.evaluate(dest, "ingress", peer, { protocol: "TCP", port: HBONE_PORT }).verdict === "allow")) continue;
-        for (const cp of dest.ports) {
-          if (cp.protocol !== "TCP" || cp.port === HBONE_PORT) continue;
-          const conn = { protocol: "TCP" as const, port: cp.port };
-          if (!scenario.layers.every((l) => l.evaluate(dest, "ingress", peer, conn).verdict === "allow")) continue;
-          const [path] = traceFlow(scenario, { kind: "workload", workload: client }, { kind: "workload", workload: dest }, conn);
-          const blocked = path?.blocked;
-          if (!blocked || blocked.step !== "ingress" || blocked.wire.port !== HBONE_PORT) continue;
-          const policy = blocked.policies[0] ?? isolating[0]!;
-          report({
-            messageId: "hboneDropped",
-            data: { dest: dest.id, client: client.id, hbone: HBONE_PORT, policy: describePolicy(policy), port: cp.port },
-            resource: policyResource(policy),
-            workloads: [dest.id, client.id],
-            file: policy.file,
-            line: policy.line,
-            fix: `ingress:\n- ports:\n  - protocol: TCP\n    port: ${HBONE_PORT}\n`,
-          });
-          found = true;
-          break;
+    const mesh = scenario.cluster.workloads.filter((w) => meshMode(scenario, w) !== "none");
+    const hbone = (client: Workload, dest: Workload): boolean => client !== dest && usesHbone(meshMode(scenario, client), meshMode(scenario, dest), "TCP");
+    for (const direction of ["ingress", "egress"] as const) {
+      for (const endpoint of mesh) {
+        const isolating = isolatingPolicies(scenario, endpoint, direction);
+        if (isolating.length === 0) continue;
+        // One finding per isolated endpoint: the first peer that shows the drop.
+        search: for (const peer of mesh) {
+          const [client, dest] = direction === "ingress" ? [peer, endpoint] : [endpoint, peer];
+          if (!hbone(client, dest) || admits(scenario, endpoint, direction, peer, HBONE_PORT)) continue;
+          for (const cp of dest.ports) {
+            if (cp.protocol !== "TCP" || cp.port === HBONE_PORT || !admits(scenario, endpoint, direction, peer, cp.port)) continue;
+            const [path] = traceFlow(scenario, { kind: "workload", workload: client }, { kind: "workload", workload: dest }, { protocol: "TCP", port: cp.port });
+            const blocked = path?.blocked;
+            if (!blocked || blocked.step !== direction || blocked.wire.port !== HBONE_PORT) continue;
+            const policy = blocked.policies[0] ?? isolating[0]!;
+            report({
+              messageId: direction,
+              data: { dest: dest.id, client: client.id, hbone: HBONE_PORT, policy: describePolicy(policy), port: cp.port },
+              resource: policyResource(policy),
+              workloads: [endpoint.id, peer.id],
+              file: policy.file,
+              line: policy.line,
+              fix: `${direction}:\n- ports:\n  - protocol: TCP\n    port: ${HBONE_PORT}\n`,
+            });
+            break search;
+          }
         }
       }
     }
