@@ -1,0 +1,127 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { lint } from "../../src/lint/index.js";
+import redundantPolicy from "../../src/lint/rules/redundant-policy.js";
+import redundantRule from "../../src/lint/rules/redundant-rule.js";
+import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
+
+const pod = (name: string, labels: string) => `apiVersion: v1
+kind: Pod
+metadata:
+  name: ${name}
+  namespace: app
+  labels: ${labels}
+spec:
+  containers:
+  - name: c
+    image: c
+    ports:
+    - {name: http, containerPort: 8080}
+---
+`;
+
+const cluster = pod("web", "{app: web}") + pod("frontend", "{app: frontend}") + pod("db", "{app: db}");
+
+const policy = (name: string, selector: string, spec: string) => `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: ${name}
+  namespace: app
+spec:
+  podSelector: ${selector}
+${spec}---
+`;
+
+const appWide = policy("app-wide", "{}", "  ingress:\n  - from:\n    - podSelector: {}\n");
+const fromFrontend = (selector: string) =>
+  policy("web-from-frontend", selector, "  ingress:\n  - from:\n    - podSelector: {matchLabels: {app: frontend}}\n    ports:\n    - port: 8080\n");
+
+async function findings(text: string) {
+  return lint(await scenarioFromYaml(text), [redundantPolicy, redundantRule]);
+}
+
+describe("redundant-policy", () => {
+  it("reports a narrower policy that a broader one already covers, and not its rules one by one", async () => {
+    const text = cluster + appWide + fromFrontend("{matchLabels: {app: web}}");
+    const found = await findings(text);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({
+      rule: "redundant-policy",
+      severity: "warning",
+      resource: { kind: "NetworkPolicy", namespace: "app", name: "web-from-frontend" },
+      workloads: ["app/web"],
+      file: "test.yaml",
+      line: lineOf(text, "name: web-from-frontend") - 3,
+    });
+    expect(found[0]!.message).toContain("changes nothing for app/web");
+    expect(found[0]!.message).toContain("isolated by app/app-wide");
+    expect(found[0]!.message).toContain(`app/app-wide ingress[0] (test.yaml:${lineOf(text, "- from:")})`);
+  });
+
+  it("does not report a policy that is the only one isolating some of its pods", async () => {
+    // app-wide now selects only web: removing web-from-frontend would open frontend and db to everyone.
+    const text = cluster + appWide.replace("podSelector: {}\n  ingress", "podSelector: {matchLabels: {app: web}}\n  ingress") + fromFrontend("{}");
+    expect((await findings(text)).filter((f) => f.rule === "redundant-policy")).toEqual([]);
+  });
+
+  it("does not report a policy that allows a connection the others do not", async () => {
+    const text = cluster + appWide.replace("- podSelector: {}", "- podSelector: {matchLabels: {app: db}}") + fromFrontend("{matchLabels: {app: web}}");
+    expect(await findings(text)).toEqual([]);
+  });
+
+  it("does not report a default deny next to the policies that allow", async () => {
+    const text = cluster + policy("default-deny", "{}", "  policyTypes: [Ingress, Egress]\n") + appWide;
+    expect(await findings(text)).toEqual([]);
+  });
+
+  it("does not report a policy whose egress isolation nothing else provides", async () => {
+    const text = cluster + appWide + policy("web-locked", "{matchLabels: {app: web}}", "  policyTypes: [Ingress, Egress]\n  ingress:\n  - from:\n    - podSelector: {}\n");
+    // Its ingress rule adds nothing, but the policy still isolates web for egress.
+    const found = await findings(text);
+    expect(found.map((f) => `${f.rule} ${f.resource.name} ${f.line}`)).toEqual([`redundant-rule web-locked ${lineOf(text, "- from:", 2)}`]);
+  });
+
+  it("keeps the first of two identical policies and reports the second", async () => {
+    const text = cluster + appWide + appWide.replace("name: app-wide", "name: app-wide-copy");
+    const found = await findings(text);
+    expect(found.map((f) => `${f.rule} ${f.resource.name}`)).toEqual(["redundant-policy app-wide-copy"]);
+    expect(found[0]!.workloads).toEqual(["app/db", "app/frontend", "app/web"]);
+  });
+});
+
+describe("redundant-policy on seed-ambient-networkpolicy", () => {
+  const dir = join(import.meta.dirname, "..", "..", "examples", "seed-ambient-networkpolicy");
+  const read = (f: string): string => readFileSync(join(dir, f), "utf8");
+  const seed = `${read("namespaces.yaml")}\n---\n${read("workloads.yaml")}\n---\n${read("network-policy.yaml")}\n---\n`;
+  /** The page's deny-ingress-allow-kubelet-healthprobes, kept next to the corrected policy. */
+  const probes = (ports: string) => `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: deny-ingress-allow-kubelet-healthprobes
+  namespace: apps
+spec:
+  podSelector:
+    matchLabels: {app.kubernetes.io/name: my-app}
+  ingress:
+  - from:
+    - ipBlock: {cidr: 169.254.7.127/32}
+${ports}`;
+
+  it("finds nothing in the example as written", async () => {
+    expect(await findings(seed)).toEqual([]);
+  });
+
+  it("reports the probe policy once the corrected policy opens its port to every source", async () => {
+    const text = seed + probes("    ports:\n    - {port: 8080, protocol: TCP}\n");
+    const found = await findings(text);
+    expect(found.map((f) => `${f.rule} ${f.resource.name} ${f.workloads.join(",")}`)).toEqual([
+      "redundant-policy deny-ingress-allow-kubelet-healthprobes apps/my-app",
+    ]);
+    expect(found[0]!.message).toContain("apps/my-app-ingress ingress[0]");
+  });
+
+  it("does not report the page's probe policy, which admits the probe address on every port", async () => {
+    expect(await findings(seed + probes(""))).toEqual([]);
+  });
+});
