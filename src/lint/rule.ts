@@ -42,6 +42,8 @@ export interface RuleMeta<M extends string = string> {
 
 export interface Report<M extends string> {
   messageId: M;
+  /** This finding's severity when it differs from the rule's (e.g. it depends on the CNI). */
+  severity?: Severity;
   /** Values for `{{name}}` placeholders of the message. */
   data?: Record<string, string | number>;
   resource: ResourceRef;
@@ -94,7 +96,7 @@ export function createRule<M extends string, O extends RuleOptions = Record<stri
         report(r) {
           findings.push({
             rule: def.id,
-            severity: def.severity,
+            severity: r.severity ?? def.severity,
             message: format(def.messages[r.messageId], r.data),
             resource: r.resource,
             workloads: r.workloads,

@@ -39,8 +39,30 @@ describe("ambient-probes-blocked", () => {
   it("reports an ambient pod isolated for ingress without 169.254.7.127", async () => {
     const findings = lint(await scenarioFromYaml(base("istio.io/dataplane-mode: ambient")), [rule]);
     expect(findings).toHaveLength(1);
-    expect(findings[0]).toMatchObject({ rule: "ambient-probes-blocked", severity: "error", workloads: ["app/server"], resource: { name: "server-in" } });
+    // A generic CNI: Istio documents that the probes may be blocked, depending on the CNI.
+    expect(findings[0]).toMatchObject({ rule: "ambient-probes-blocked", severity: "warning", workloads: ["app/server"], resource: { name: "server-in" } });
     expect(findings[0]!.message).toContain("169.254.7.127");
+    expect(findings[0]!.fix).toContain("ipBlock");
+  });
+
+  it("is an error under Cilium, with a fromCIDR fix for a Cilium policy", async () => {
+    const cnp = `${base("istio.io/dataplane-mode: ambient").split("---\napiVersion: networking.k8s.io/v1")[0]}---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata:
+  name: server-in
+  namespace: app
+spec:
+  endpointSelector: {}
+  ingress:
+  - fromEndpoints:
+    - {}
+`;
+    const findings = lint(await scenarioFromYaml(cnp), [rule]);
+    expect(findings.map((f) => [f.severity, f.resource.kind, f.fix])).toEqual([["error", "CiliumNetworkPolicy", "ingress:\n- fromCIDR:\n  - 169.254.7.127/32\n"]]);
+    // The same NetworkPolicy under Cilium is an error too: Cilium drops the SNATed probes for certain.
+    const np = lint(await scenarioFromYaml(base("istio.io/dataplane-mode: ambient"), { cni: "cilium" }), [rule]);
+    expect(np.map((f) => f.severity)).toEqual(["error"]);
   });
 
   it("does not report when the probe address is admitted", async () => {

@@ -1,6 +1,11 @@
 /**
  * An ambient pod isolated for ingress that does not admit 169.254.7.127: istio-cni
  * SNATs kubelet probes to that address, so they are dropped and the pod is never ready.
+ *
+ * Severity depends on the CNI: Cilium gives the SNATed address the `world` identity
+ * (it is not the node's address, so allow-localhost does not apply) and drops the
+ * probes for certain; for other CNIs Palisade applies NetworkPolicy by source address,
+ * which is what Istio documents, but a CNI may treat node-originated traffic apart.
  */
 import { AMBIENT_PROBE_SOURCE } from "../../layers/istio/index.js";
 import { traceFlow } from "../../path/index.js";
@@ -65,14 +70,16 @@ export default createRule({
       }
       if (!blocked) continue;
       const policy = blocked.policies[0] ?? isolating[0]!;
+      const cilium = policy.kind.startsWith("Cilium");
       report({
         messageId: "probesDropped",
+        severity: scenario.profile.cni === "cilium" ? "error" : "warning",
         data: { dest: dest.id, probe: AMBIENT_PROBE_SOURCE, policy: describePolicy(policy), port },
         resource: policyResource(policy),
         workloads: [dest.id],
         file: policy.file,
         line: policy.line,
-        fix: `ingress:\n- from:\n  - ipBlock:\n      cidr: ${AMBIENT_PROBE_SOURCE}/32\n`,
+        fix: cilium ? `ingress:\n- fromCIDR:\n  - ${AMBIENT_PROBE_SOURCE}/32\n` : `ingress:\n- from:\n  - ipBlock:\n      cidr: ${AMBIENT_PROBE_SOURCE}/32\n`,
       });
     }
   },
