@@ -123,13 +123,15 @@ export function entryProbe(e: ServiceEntry, port: ServiceEntryPort): { host?: st
 
 /**
  * Sidecar workloads whose outbound listener sends a connection to `e` on `port`
- * (the sidecar's registry answers with this entry).
+ * (the sidecar's registry answers with this entry), and whether their sidecar
+ * runs REGISTRY_ONLY (where the entry is what lets the connection out).
  */
-export function workloadsRoutedTo(scenario: Scenario, e: ServiceEntry, port: ServiceEntryPort, probe = entryProbe(e, port)): Workload[] {
+export function workloadsRoutedTo(scenario: Scenario, e: ServiceEntry, port: ServiceEntryPort, probe = entryProbe(e, port)): { workload: Workload; registryOnly: boolean }[] {
   const mesh = scenario.mesh;
   if (!mesh) return [];
-  return scenario.cluster.workloads.filter((w) => {
-    if (mesh.membership(w).mode !== "sidecar") return false;
+  const out: { workload: Workload; registryOnly: boolean }[] = [];
+  for (const w of scenario.cluster.workloads) {
+    if (mesh.membership(w).mode !== "sidecar") continue;
     const d = mesh.egress.evaluate({
       source: w,
       sourceMode: "sidecar",
@@ -137,8 +139,11 @@ export function workloadsRoutedTo(scenario: Scenario, e: ServiceEntry, port: Ser
       protocol: "TCP",
       app: probe.app,
     });
-    return d.applies && d.route === "serviceentry" && d.matched?.kind === "ServiceEntry" && d.matched.entry === e;
-  });
+    if (d.applies && d.route === "serviceentry" && d.matched?.kind === "ServiceEntry" && d.matched.entry === e) {
+      out.push({ workload: w, registryOnly: d.outboundTrafficPolicy.mode === "REGISTRY_ONLY" });
+    }
+  }
+  return out;
 }
 
 export function serviceEntryResource(e: ServiceEntry): ResourceRef {
