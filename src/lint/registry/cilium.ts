@@ -2,7 +2,14 @@
 import ciliumFqdnWithoutDns from "../rules/cilium-fqdn-without-dns.js";
 import ciliumImplicitNamespaceScope from "../rules/cilium-implicit-namespace-scope.js";
 import ciliumL4RuleDisablesL7 from "../rules/cilium-l4-rule-disables-l7.js";
+import ciliumNoPortRestriction from "../rules/cilium-no-port-restriction.js";
 import ciliumRedundantDefaultDeny from "../rules/cilium-redundant-default-deny.js";
 import type { Rule } from "../rule.js";
 
-export const ciliumRules: readonly Rule[] = [ciliumImplicitNamespaceScope, ciliumFqdnWithoutDns, ciliumL4RuleDisablesL7, ciliumRedundantDefaultDeny];
+export const ciliumRules: readonly Rule[] = [
+  ciliumImplicitNamespaceScope,
+  ciliumFqdnWithoutDns,
+  ciliumL4RuleDisablesL7,
+  ciliumRedundantDefaultDeny,
+  ciliumNoPortRestriction,
+];
