@@ -1,0 +1,155 @@
+import { describe, expect, it } from "vitest";
+import { lint } from "../../src/lint/index.js";
+import rule from "../../src/lint/rules/ambient-l7-without-waypoint.js";
+import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
+
+const base = (nsLabels: string) => `apiVersion: v1
+kind: Namespace
+metadata:
+  name: app
+  labels:
+${nsLabels}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  namespace: app
+spec:
+  selector:
+    matchLabels: {app: api}
+  template:
+    metadata:
+      labels: {app: api}
+    spec:
+      containers:
+      - name: api
+        image: api
+        ports:
+        - name: http
+          containerPort: 8080
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: api
+  namespace: app
+spec:
+  selector: {app: api}
+  ports:
+  - name: http
+    port: 80
+    targetPort: http
+---
+`;
+
+const ambient = "    istio.io/dataplane-mode: ambient";
+const withWaypoint = `${ambient}\n    istio.io/use-waypoint: waypoint`;
+
+const waypoint = `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: waypoint
+  namespace: app
+  labels:
+    istio.io/waypoint-for: service
+spec:
+  gatewayClassName: istio-waypoint
+  listeners:
+  - name: mesh
+    port: 15008
+    protocol: HBONE
+`;
+
+const policy = (action: string, rules: string) => `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: api-get-only
+  namespace: app
+spec:
+  selector:
+    matchLabels: {app: api}
+  action: ${action}
+  rules:
+${rules}`;
+
+const getOnly = `  - to:
+    - operation:
+        methods: ["GET"]
+`;
+
+describe("ambient-l7-without-waypoint", () => {
+  it("reports an ALLOW rule with methods on an ambient workload without a waypoint", async () => {
+    const text = base(ambient) + policy("ALLOW", getOnly);
+    const findings = lint(await scenarioFromYaml(text), [rule]);
+    expect(findings).toHaveLength(1);
+    const f = findings[0]!;
+    expect(f).toMatchObject({
+      rule: "ambient-l7-without-waypoint",
+      severity: "error",
+      resource: { kind: "AuthorizationPolicy", namespace: "app", name: "api-get-only" },
+      workloads: ["app/api"],
+      file: "test.yaml",
+    });
+    expect(f.line).toBe(lineOf(text, "methods:"));
+    expect(f.message).toContain("rules[0] uses to[0].methods");
+    expect(f.message).toContain("drops this ALLOW rule");
+    expect(f.message).toContain("ztunnel denies every connection");
+    expect(f.fix).toContain("gatewayClassName: istio-waypoint");
+    expect(f.fix).toContain("istio.io/use-waypoint: waypoint");
+    expect(f.fix).toContain("name: api");
+  });
+
+  it("says the other rules still apply when only one rule is L7", async () => {
+    const rules = `${getOnly}  - from:\n    - source:\n        namespaces: ["ops"]\n`;
+    const findings = lint(await scenarioFromYaml(base(ambient) + policy("ALLOW", rules)), [rule]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]!.message).toContain("the connections only this rule was meant to admit are denied");
+  });
+
+  it("reports a DENY rule with methods and ports as a wider deny", async () => {
+    const rules = `  - to:\n    - operation:\n        methods: ["POST"]\n        ports: ["8080"]\n`;
+    const findings = lint(await scenarioFromYaml(base(ambient) + policy("DENY", rules)), [rule]);
+    expect(findings.map((f) => f.message)).toEqual([expect.stringContaining("denies every connection that matches the rest of the rule")]);
+  });
+
+  it("reports a DENY rule with methods only as denying nothing", async () => {
+    const text = base(ambient) + policy("DENY", `  - to:\n    - operation:\n        methods: ["POST"]\n`);
+    const findings = lint(await scenarioFromYaml(text), [rule]);
+    expect(findings.map((f) => f.message)).toEqual([expect.stringContaining("so it denies nothing")]);
+  });
+
+  it("reports request principals and header conditions too", async () => {
+    const rules = `  - from:\n    - source:\n        requestPrincipals: ["https://issuer/*"]\n    when:\n    - key: request.headers[x-tenant]\n      values: ["a"]\n`;
+    const text = base(ambient) + policy("ALLOW", rules);
+    const findings = lint(await scenarioFromYaml(text), [rule]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]!.message).toContain("from[0].requestPrincipals, when[0] request.headers[x-tenant]");
+    expect(findings[0]!.line).toBe(lineOf(text, "requestPrincipals:"));
+  });
+
+  it("does not report a rule with L4 attributes only", async () => {
+    const rules = `  - from:\n    - source:\n        namespaces: ["ops"]\n    to:\n    - operation:\n        ports: ["8080"]\n`;
+    expect(lint(await scenarioFromYaml(base(ambient) + policy("ALLOW", rules)), [rule])).toEqual([]);
+  });
+
+  it("does not report sidecar workloads: their proxy checks L7", async () => {
+    expect(lint(await scenarioFromYaml(base("    istio-injection: enabled") + policy("ALLOW", getOnly)), [rule])).toEqual([]);
+  });
+
+  it("does not report when a waypoint serves the workload's Service", async () => {
+    expect(lint(await scenarioFromYaml(base(withWaypoint) + policy("ALLOW", getOnly) + waypoint), [rule])).toEqual([]);
+  });
+
+  it("still reports when the namespace names a waypoint that does not exist", async () => {
+    const findings = lint(await scenarioFromYaml(base(withWaypoint) + policy("ALLOW", getOnly)), [rule]);
+    expect(findings.map((f) => f.workloads)).toEqual([["app/api"]]);
+  });
+
+  it("does not report a policy that targets the Service with targetRefs", async () => {
+    const text = (base(withWaypoint) + policy("ALLOW", getOnly) + waypoint).replace("  selector:\n    matchLabels: {app: api}\n", '  targetRefs:\n  - kind: Service\n    group: ""\n    name: api\n');
+    expect(text).toContain("targetRefs");
+    expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
+  });
+});
