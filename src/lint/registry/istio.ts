@@ -3,6 +3,13 @@ import istioAllowFromAnywhere from "../rules/istio-allow-from-anywhere.js";
 import istioIdentityRulePlaintextClients from "../rules/istio-identity-rule-plaintext-clients.js";
 import istioIpblocksBehindClusterSnat from "../rules/istio-ipblocks-behind-cluster-snat.js";
 import istioServiceentryNoneWithoutAddresses from "../rules/istio-serviceentry-none-without-addresses.js";
+import istioServiceentryStaticWithoutEndpoints from "../rules/istio-serviceentry-static-without-endpoints.js";
 import type { Rule } from "../rule.js";
 
-export const istioRules: readonly Rule[] = [istioIpblocksBehindClusterSnat, istioAllowFromAnywhere, istioIdentityRulePlaintextClients, istioServiceentryNoneWithoutAddresses];
+export const istioRules: readonly Rule[] = [
+  istioIpblocksBehindClusterSnat,
+  istioAllowFromAnywhere,
+  istioIdentityRulePlaintextClients,
+  istioServiceentryNoneWithoutAddresses,
+  istioServiceentryStaticWithoutEndpoints,
+];
