@@ -5,8 +5,8 @@
  * with what it selects and how the layer's own evaluator decides it.
  */
 import type { Scenario } from "../../analysis/scenario.js";
-import { CiliumEngine, CiliumLayer, type CiliumRule, type PeerPart } from "../../layers/cilium/index.js";
-import { CLUSTER_LABEL, Identity, NAMESPACE_LABELS_PREFIX, POD_NAMESPACE_LABEL } from "../../layers/cilium/labels.js";
+import { CiliumEngine, CiliumLayer, type CiliumRule, type CiliumSpec, type PeerPart } from "../../layers/cilium/index.js";
+import { CLUSTER_LABEL, Identity, IdentitySelector, NAMESPACE_LABELS_PREFIX, POD_NAMESPACE_LABEL } from "../../layers/cilium/labels.js";
 import {
   NetworkPolicyLayer,
   rulePorts,
@@ -15,6 +15,7 @@ import {
   type NetworkPolicyRule,
   type PodPeer,
 } from "../../layers/networkpolicy/index.js";
+import type { FieldPath, Manifest } from "../../load/types.js";
 import type { Direction, PolicyRef, WireConn } from "../../layers/types.js";
 import type { LabelSelector } from "../../model/selector.js";
 import type { Namespace, Workload } from "../../model/types.js";
@@ -97,6 +98,11 @@ export function probeConns(conns: ConnSet, dest: Workload | undefined): WireConn
   return out;
 }
 
+/** Ids for a message: the first few, then how many more. */
+export function idList(ids: readonly string[], max = 6): string {
+  return ids.length <= max ? ids.join(", ") : `${ids.slice(0, max).join(", ")} and ${ids.length - max} more`;
+}
+
 export function connText(conns: readonly WireConn[]): string {
   return [...new Set(conns.map((c) => `${c.protocol}/${c.port}`))].join(", ");
 }
@@ -119,6 +125,20 @@ export interface AllowRule {
   admits(subject: Workload, peer: Workload, conn: WireConn): boolean;
   /** Whether `peer` is matched by a peer item that names no pod labels: every peer, whole namespaces, address blocks. */
   matchesBroadly(peer: Workload): boolean;
+  /** Pod workloads the rule may admit as peers (a superset, cheap to compute: by namespace and selector). */
+  candidatePeers(): readonly Workload[];
+  /** The ports the rule gives by name. */
+  namedPorts: readonly NamedPort[];
+  /** The manifest of the policy, for lines of fields. */
+  manifest: Manifest;
+}
+
+export interface NamedPort {
+  name: string;
+  /** The protocols the entry covers (Cilium `ANY`: TCP, UDP and SCTP). */
+  protocols: readonly Protocol[];
+  /** The field path of the entry's `port` in the manifest. */
+  path: FieldPath;
 }
 
 const sameRule = (a: PolicyRef, b: PolicyRef): boolean =>
@@ -126,13 +146,73 @@ const sameRule = (a: PolicyRef, b: PolicyRef): boolean =>
 
 /** Every allow rule of every CNI layer of the scenario. */
 export function allowRules(scenario: Scenario): AllowRule[] {
+  const pods = podsByNamespace(scenario);
   const out: AllowRule[] = [];
-  for (const layer of scenario.layers) if (layer instanceof NetworkPolicyLayer) out.push(...networkPolicyAllowRules(scenario, layer));
-  for (const engine of ciliumEngines(scenario)) out.push(...ciliumAllowRules(scenario, engine));
+  for (const layer of scenario.layers) if (layer instanceof NetworkPolicyLayer) out.push(...networkPolicyAllowRules(scenario, layer, pods));
+  for (const engine of ciliumEngines(scenario)) out.push(...ciliumAllowRules(scenario, engine, pods));
   return out;
 }
 
-function networkPolicyAllowRules(scenario: Scenario, layer: NetworkPolicyLayer): AllowRule[] {
+/** Pod workloads (not host network) by namespace; the key "" holds them all. */
+type PodIndex = ReadonlyMap<string, readonly Workload[]>;
+
+function podsByNamespace(scenario: Scenario): PodIndex {
+  const out = new Map<string, Workload[]>([["", []]]);
+  for (const w of scenario.cluster.workloads) {
+    if (w.hostNetwork) continue;
+    out.get("")!.push(w);
+    out.set(w.namespace, [...(out.get(w.namespace) ?? []), w]);
+  }
+  return out;
+}
+
+/** The pods of some namespaces (all of them for `undefined`), each once. */
+function podsIn(pods: PodIndex, namespaces: Iterable<string> | undefined): Workload[] {
+  if (namespaces === undefined) return [...pods.get("")!];
+  return [...new Set(namespaces)].flatMap((ns) => (ns === "" ? [] : [...(pods.get(ns) ?? [])]));
+}
+
+function networkPolicyCandidates(scenario: Scenario, pods: PodIndex, p: NetworkPolicy, rule: NetworkPolicyRule): Workload[] {
+  if (!rule.peers) return podsIn(pods, undefined);
+  const out = new Set<Workload>();
+  for (const peer of rule.peers) {
+    if (peer.type === "ipBlock") {
+      for (const w of podsIn(pods, undefined)) if (w.ips.length > 0 && w.ips.every((ip) => peer.ips.contains(ip))) out.add(w);
+      continue;
+    }
+    for (const w of podsIn(pods, peerNamespaces(scenario, p, peer))) if (!peer.podSelector || peer.podSelector.matches(w.labels)) out.add(w);
+  }
+  return [...out];
+}
+
+function ciliumCandidates(scenario: Scenario, pods: PodIndex, rule: CiliumRule): Workload[] {
+  const namespaces = new Set<string>();
+  for (const part of rule.peers) {
+    switch (part.type) {
+      case "all":
+        return podsIn(pods, undefined);
+      case "entity":
+        if (part.entity === "all" || part.entity === "cluster") return podsIn(pods, undefined);
+        break;
+      case "selector": {
+        // Only the namespaces whose placement labels satisfy the selector's placement requirements can hold a match.
+        const placement = IdentitySelector.of(part.selector.requirements.filter((r) => isPlacementKey(r.key)));
+        for (const ns of scenario.cluster.namespaces.values()) if (placement.matches(placementIdentity(scenario, ns.name))) namespaces.add(ns.name);
+        break;
+      }
+      case "service":
+        if (part.namespace === undefined) return podsIn(pods, undefined);
+        namespaces.add(part.namespace);
+        break;
+      default:
+        // Addresses, names, nodes: never a pod endpoint.
+        break;
+    }
+  }
+  return podsIn(pods, namespaces);
+}
+
+function networkPolicyAllowRules(scenario: Scenario, layer: NetworkPolicyLayer, pods: PodIndex): AllowRule[] {
   const out: AllowRule[] = [];
   for (const p of layer.policies) {
     const subjects = selectedPods(scenario, p);
@@ -152,6 +232,11 @@ function networkPolicyAllowRules(scenario: Scenario, layer: NetworkPolicyLayer):
             return d.verdict === "allow" && d.policies.some((r) => sameRule(r, ref));
           },
           matchesBroadly: (peer) => networkPolicyBroadMatch(scenario, p, rule, peer),
+          candidatePeers: () => networkPolicyCandidates(scenario, pods, p, rule),
+          namedPorts: (rule.ports ?? []).flatMap((port, k) =>
+            typeof port.port === "string" ? [{ name: port.port, protocols: [port.protocol], path: ["spec", direction, rule.index, "ports", k, "port"] }] : [],
+          ),
+          manifest: p.manifest,
         });
       }
     }
@@ -167,7 +252,7 @@ function networkPolicyBroadMatch(scenario: Scenario, p: NetworkPolicy, rule: Net
   });
 }
 
-function ciliumAllowRules(scenario: Scenario, engine: CiliumEngine): AllowRule[] {
+function ciliumAllowRules(scenario: Scenario, engine: CiliumEngine, pods: PodIndex): AllowRule[] {
   const out: AllowRule[] = [];
   const workloads = scenario.cluster.workloads.filter((w) => engine.applies(w));
   engine.specs.forEach((spec, si) => {
@@ -187,15 +272,43 @@ function ciliumAllowRules(scenario: Scenario, engine: CiliumEngine): AllowRule[]
           return d.verdict === "allow" && d.policies.some((r) => sameRule(r, ref));
         },
         matchesBroadly: (peer) => ciliumBroadMatch(scenario, rule, peer),
+        candidatePeers: () => ciliumCandidates(scenario, pods, rule),
+        namedPorts: ciliumNamedPorts(spec, rule),
+        manifest: p.manifest,
       });
     }
   });
   return out;
 }
 
+function ciliumNamedPorts(spec: CiliumSpec, rule: CiliumRule): NamedPort[] {
+  const out: NamedPort[] = [];
+  // A NetworkPolicy read by Cilium keeps its own layout: one port rule, the entries of `ports`.
+  const rulePath: FieldPath =
+    spec.policy.kind === "NetworkPolicy" ? ["spec", rule.direction, rule.index] : [...(spec.specIndex === null ? ["spec"] : ["specs", spec.specIndex]), rule.section, rule.index];
+  (rule.ports ?? []).forEach((pr, k) =>
+    pr.ports.forEach((port, m) => {
+      if (typeof port.port !== "string") return;
+      const path = spec.policy.kind === "NetworkPolicy" ? [...rulePath, "ports", m, "port"] : [...rulePath, "toPorts", k, "ports", m, "port"];
+      out.push({ name: port.port, protocols: port.protocols, path });
+    }),
+  );
+  return out;
+}
+
 /** Keys of a Cilium pod identity that say where a pod runs, not which pod it is. */
 function isPlacementKey(key: string): boolean {
   return key === POD_NAMESPACE_LABEL || key === CLUSTER_LABEL || key.startsWith(NAMESPACE_LABELS_PREFIX);
+}
+
+/** The identity labels of a pod that depend only on where it runs: its namespace (name and labels) and cluster. */
+function placementIdentity(scenario: Scenario, namespace: string): Identity {
+  const ns = scenario.cluster.namespaces.get(namespace);
+  return new Identity([
+    ["k8s", POD_NAMESPACE_LABEL, namespace],
+    ["k8s", CLUSTER_LABEL, scenario.profile.cilium.clusterName],
+    ...Object.entries(ns?.labels ?? {}).map(([k, v]) => ["k8s", `${NAMESPACE_LABELS_PREFIX}${k}`, v] as const),
+  ]);
 }
 
 function ciliumBroadMatch(scenario: Scenario, rule: CiliumRule, w: Workload): boolean {
@@ -205,17 +318,9 @@ function ciliumBroadMatch(scenario: Scenario, rule: CiliumRule, w: Workload): bo
         return true;
       case "entity":
         return part.entity === "all" || part.entity === "cluster";
-      case "selector": {
-        if (part.selector.requirements.some((r) => !isPlacementKey(r.key))) return false;
+      case "selector":
         // A selector over placement keys only is decided by the pod's namespace alone.
-        const ns = scenario.cluster.namespaces.get(w.namespace);
-        const placement = new Identity([
-          ["k8s", POD_NAMESPACE_LABEL, w.namespace],
-          ["k8s", CLUSTER_LABEL, scenario.profile.cilium.clusterName],
-          ...Object.entries(ns?.labels ?? {}).map(([k, v]) => ["k8s", `${NAMESPACE_LABELS_PREFIX}${k}`, v] as const),
-        ]);
-        return part.selector.matches(placement);
-      }
+        return part.selector.requirements.every((r) => isPlacementKey(r.key)) && part.selector.matches(placementIdentity(scenario, w.namespace));
       default:
         return false;
     }

@@ -1,7 +1,8 @@
 /** Rules about Kubernetes NetworkPolicy (and what any CNI policy shares with it). */
 import egressWithoutDns from "../rules/egress-without-dns.js";
+import namedPortUndefined from "../rules/named-port-undefined.js";
 import oneSidedAllow from "../rules/one-sided-allow.js";
 import selectorSelectsNothing from "../rules/selector-selects-nothing.js";
 import type { Rule } from "../rule.js";
 
-export const networkPolicyRules: readonly Rule[] = [egressWithoutDns, selectorSelectsNothing, oneSidedAllow];
+export const networkPolicyRules: readonly Rule[] = [egressWithoutDns, selectorSelectsNothing, oneSidedAllow, namedPortUndefined];

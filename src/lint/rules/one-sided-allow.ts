@@ -11,7 +11,7 @@ import type { Workload } from "../../model/types.js";
 import { traceFlow, type Hop } from "../../path/index.js";
 import { createRule } from "../rule.js";
 import { policyResource } from "../util.js";
-import { allowRules, connText, identifyingLabels, policyName, probeConns, yamlMap, type AllowRule } from "../facts/networkpolicy.js";
+import { allowRules, connText, identifyingLabels, idList, policyName, probeConns, yamlMap, type AllowRule } from "../facts/networkpolicy.js";
 
 /** One subject–peer pair the rule admits and the peer's side denies on every admitted port. */
 interface BlockedPair {
@@ -77,19 +77,21 @@ export default createRule({
       "{{rule}} lets {{subjects}} send to {{peers}} on {{ports}}, but the receivers' own ingress denies it ({{blocking}}): a flow must also be allowed where it arrives",
   },
   check({ scenario, report }) {
-    const candidates = scenario.cluster.workloads.filter((w) => !w.hostNetwork);
     for (const rule of allowRules(scenario)) {
       const other: Direction = rule.direction === "ingress" ? "egress" : "ingress";
       const targeted: BlockedPair[] = [];
       const broad: BlockedPair[] = [];
       // Whether some peer matched only by a broad item (whole namespaces, everyone) gets through.
       let broadGetsThrough = false;
+      const candidates = rule.subjects.length > 0 ? rule.candidatePeers() : [];
       for (const subject of rule.subjects) {
         for (const peer of candidates) {
+          const isBroad = rule.matchesBroadly(peer);
+          // Once a broadly admitted peer gets through, no other broadly admitted peer can be reported.
+          if (isBroad && broadGetsThrough) continue;
           const dest = rule.direction === "ingress" ? subject : peer;
           const admitted = probeConns(rule.conns(dest), dest).filter((c) => rule.admits(subject, peer, c));
           if (admitted.length === 0) continue;
-          const isBroad = rule.matchesBroadly(peer);
           const isolated = scenario.layers.some((l) => l.isolates(peer, other));
           const hops = isolated ? admitted.map((c) => deniedAtPeer(scenario, rule.direction, subject, peer, c)) : [];
           if (!isolated || hops.some((h) => h === undefined)) {
@@ -107,7 +109,7 @@ export default createRule({
       const blocking = [...new Set(pairs.map((p) => `${p.peer.id} by ${[...new Set(p.hops.flatMap((h) => h.policies).map(refText))].join(", ")}`))].sort();
       report({
         messageId: rule.direction,
-        data: { rule: rule.text, peers: peers.join(", "), subjects: subjects.join(", "), ports: connText(pairs.flatMap((p) => p.conns)), blocking: blocking.join("; ") },
+        data: { rule: rule.text, peers: idList(peers), subjects: idList(subjects), ports: connText(pairs.flatMap((p) => p.conns)), blocking: blocking.join("; ") },
         resource: policyResource(rule.ref),
         workloads: [...new Set([...peers, ...subjects])].sort(),
         file: rule.ref.file,
