@@ -1,4 +1,5 @@
 /** Rules about CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy. */
+import ciliumCidrCoversCluster from "../rules/cilium-cidr-covers-cluster.js";
 import ciliumFqdnWithoutDns from "../rules/cilium-fqdn-without-dns.js";
 import ciliumImplicitNamespaceScope from "../rules/cilium-implicit-namespace-scope.js";
 import ciliumL4RuleDisablesL7 from "../rules/cilium-l4-rule-disables-l7.js";
@@ -12,4 +13,5 @@ export const ciliumRules: readonly Rule[] = [
   ciliumL4RuleDisablesL7,
   ciliumRedundantDefaultDeny,
   ciliumNoPortRestriction,
+  ciliumCidrCoversCluster,
 ];
