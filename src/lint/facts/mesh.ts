@@ -6,8 +6,8 @@
 import type { Scenario } from "../../analysis/scenario.js";
 import type { Manifest } from "../../load/types.js";
 import { evaluateAuthorization, type AuthorizationPolicy, type AuthzDecision, type AuthzRequest, type AuthzRule, type EnforcementPoint } from "../../layers/istio/authorization.js";
-import type { MeshMode } from "../../layers/istio/index.js";
-import { serviceTarget, workloadTarget, type WaypointBinding } from "../../layers/istio/waypoint.js";
+import { HBONE_PORT, type MeshMode } from "../../layers/istio/index.js";
+import { LABEL_WAYPOINT_FOR, serviceTarget, WAYPOINT_CLASS, workloadTarget, type WaypointBinding } from "../../layers/istio/waypoint.js";
 import { resolveTargetPort, serviceBackends, type FlowTarget } from "../../path/index.js";
 import { speaksHttpByName } from "../../path/mesh.js";
 import type { Service, Workload } from "../../model/types.js";
@@ -211,4 +211,12 @@ export function hasL4Remainder(rule: AuthzRule): boolean {
   if (rule.to && !rule.to.some((t) => t.operation.ports.length + t.operation.notPorts.length > 0)) return false;
   if (rule.from && !rule.from.some((f) => L4_SOURCE_FIELDS.some((k) => f.source[k].length > 0))) return false;
   return rule.when.every((c) => L4_WHEN_KEYS.has(c.key));
+}
+
+/** The smallest waypoint Gateway, for fixes: named `waypoint`, serving `trafficType`, with the HBONE listener. */
+export function waypointGatewayYaml(namespace: string, trafficType: "service" | "workload"): string {
+  return (
+    `apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata:\n  name: waypoint\n  namespace: ${namespace}\n` +
+    `  labels:\n    ${LABEL_WAYPOINT_FOR}: ${trafficType}\nspec:\n  gatewayClassName: ${WAYPOINT_CLASS}\n  listeners:\n  - name: mesh\n    port: ${HBONE_PORT}\n    protocol: HBONE\n`
+  );
 }

@@ -2,8 +2,9 @@
 import ambientHboneNotAdmitted from "../rules/ambient-hbone-not-admitted.js";
 import ambientL7WithoutWaypoint from "../rules/ambient-l7-without-waypoint.js";
 import ambientProbesBlocked from "../rules/ambient-probes-blocked.js";
+import ambientTargetrefWithoutWaypoint from "../rules/ambient-targetref-without-waypoint.js";
 import authorizationRulesSplit from "../rules/authorization-rules-split.js";
 import meshControlPlaneUnreachable from "../rules/mesh-control-plane-unreachable.js";
 import type { Rule } from "../rule.js";
 
-export const meshRules: readonly Rule[] = [ambientHboneNotAdmitted, ambientProbesBlocked, meshControlPlaneUnreachable, authorizationRulesSplit, ambientL7WithoutWaypoint];
+export const meshRules: readonly Rule[] = [ambientHboneNotAdmitted, ambientProbesBlocked, meshControlPlaneUnreachable, authorizationRulesSplit, ambientL7WithoutWaypoint, ambientTargetrefWithoutWaypoint];

@@ -4,19 +4,16 @@
  * enforces it, and ztunnel checks L4 only. An ALLOW rule with L7 attributes never
  * matches there; a DENY rule loses them and denies more, or nothing at all.
  */
-import { WAYPOINT_CLASS } from "../../layers/istio/index.js";
 import { LABEL_USE_WAYPOINT } from "../../layers/istio/waypoint.js";
 import type { Workload } from "../../model/types.js";
 import type { Scenario } from "../../analysis/scenario.js";
-import { authorizationManifest, boundWorkloads, hasL4Remainder, l7Attributes, servicesOf, waypointServing } from "../facts/mesh.js";
+import { authorizationManifest, boundWorkloads, hasL4Remainder, l7Attributes, servicesOf, waypointGatewayYaml, waypointServing } from "../facts/mesh.js";
 import { createRule } from "../rule.js";
 
 /** A waypoint for the namespace, the label that binds the Service to it, and the policy retargeted at the Service. */
 function waypointFix(scenario: Scenario, namespace: string, w: Workload): string {
   const svc = servicesOf(scenario, w)[0];
-  const gateway =
-    `apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata:\n  name: waypoint\n  namespace: ${namespace}\n` +
-    `  labels:\n    istio.io/waypoint-for: ${svc ? "service" : "workload"}\nspec:\n  gatewayClassName: ${WAYPOINT_CLASS}\n  listeners:\n  - name: mesh\n    port: 15008\n    protocol: HBONE\n`;
+  const gateway = waypointGatewayYaml(namespace, svc ? "service" : "workload");
   if (svc) {
     return (
       `${gateway}---\n# on Service ${svc.id} (or on namespace ${namespace}):\nmetadata:\n  labels:\n    ${LABEL_USE_WAYPOINT}: waypoint\n` +

@@ -1,0 +1,84 @@
+/**
+ * An AuthorizationPolicy attached with targetRefs to a Service or ServiceEntry that
+ * no waypoint serves: only waypoints read such policies, and sidecars and ztunnel
+ * ignore them, so nothing enforces it for that target.
+ */
+import { serviceEntryTarget, serviceTarget, LABEL_USE_WAYPOINT, type WaypointBinding } from "../../layers/istio/waypoint.js";
+import type { AuthorizationPolicy, PolicyTargetRef } from "../../layers/istio/authorization.js";
+import { serviceBackends } from "../../path/index.js";
+import type { Scenario } from "../../analysis/scenario.js";
+import type { Service } from "../../model/types.js";
+import { authorizationManifest, enforcementPointOf, evaluatePolicies, waypointGatewayYaml } from "../facts/mesh.js";
+import { createRule } from "../rule.js";
+
+const isCore = (group: string): boolean => group === "" || group === "core";
+
+/**
+ * Whether the proxies of the Service's pods (sidecar, gateway or ztunnel) leave the
+ * policy out, as the evaluator attaches it: with targetRefs it binds to none of them.
+ */
+function ignoredByBackends(scenario: Scenario, p: AuthorizationPolicy, svc: Service): boolean {
+  return serviceBackends(scenario, svc).every((w) => {
+    const point = enforcementPointOf(scenario.mesh!.membership(w).mode);
+    if (!point) return true;
+    const port = w.ports.find((cp) => cp.protocol === "TCP")?.port ?? 8080;
+    const d = evaluatePolicies(scenario, [p], { source: { mtls: false }, destination: { namespace: w.namespace, labels: w.labels, port }, protocol: "TCP" }, point);
+    return !d.isolated;
+  });
+}
+
+interface Unenforced {
+  index: number;
+  ref: PolicyTargetRef;
+  binding: WaypointBinding;
+  workloads: string[];
+}
+
+export default createRule({
+  id: "ambient-targetref-without-waypoint",
+  description: "An AuthorizationPolicy targets a Service or ServiceEntry with targetRefs, but no waypoint serves it, so nothing enforces the policy",
+  severity: "error",
+  messages: {
+    unenforced:
+      "AuthorizationPolicy {{policy}} targets {{target}} with targetRefs, but no waypoint serves it ({{reason}}); sidecars and ztunnel ignore policies with targetRefs, so nothing enforces this {{action}} policy for {{target}}",
+  },
+  check({ scenario, report }) {
+    const mesh = scenario.mesh;
+    if (!mesh) return;
+    for (const p of mesh.authorizationPolicies) {
+      if (p.dryRun || p.targetRefs.length === 0) continue;
+      const unenforced: Unenforced[] = [];
+      p.targetRefs.forEach((ref, index) => {
+        if (ref.kind === "Service" && isCore(ref.group)) {
+          // A Service the input does not have may exist in the cluster: nothing to decide.
+          const svc = scenario.cluster.services.find((s) => s.namespace === p.namespace && s.name === ref.name);
+          if (!svc) return;
+          const binding = mesh.waypoints.forService(serviceTarget(svc));
+          if (binding.waypoint || !ignoredByBackends(scenario, p, svc)) return;
+          unenforced.push({ index, ref, binding, workloads: serviceBackends(scenario, svc).map((w) => w.id) });
+        } else if (ref.kind === "ServiceEntry" && ref.group === "networking.istio.io") {
+          const entry = mesh.registry.entries.find((e) => e.namespace === p.namespace && e.name === ref.name);
+          if (!entry) return;
+          const binding = mesh.waypoints.forService(serviceEntryTarget(entry));
+          if (binding.waypoint) return;
+          unenforced.push({ index, ref, binding, workloads: [] });
+        }
+      });
+      if (unenforced.length === 0) continue;
+      const manifest = authorizationManifest(scenario, p);
+      const single = manifest?.raw.spec && (manifest.raw.spec as Record<string, unknown>)["targetRefs"] === undefined;
+      for (const u of unenforced) {
+        const target = `${u.ref.kind} ${p.namespace}/${u.ref.name}`;
+        report({
+          messageId: "unenforced",
+          data: { policy: `${p.namespace}/${p.name}`, target, reason: u.binding.problem ?? u.binding.reason, action: p.action },
+          resource: { kind: "AuthorizationPolicy", namespace: p.namespace, name: p.name },
+          workloads: u.workloads,
+          file: p.file,
+          line: manifest ? manifest.lineOf(single ? ["spec", "targetRef"] : ["spec", "targetRefs", u.index]) : p.line,
+          fix: `${waypointGatewayYaml(p.namespace, "service")}---\n# on ${target} (or on namespace ${p.namespace}):\nmetadata:\n  labels:\n    ${LABEL_USE_WAYPOINT}: waypoint\n`,
+        });
+      }
+    }
+  },
+});

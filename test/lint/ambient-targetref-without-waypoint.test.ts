@@ -1,0 +1,163 @@
+import { describe, expect, it } from "vitest";
+import { lint } from "../../src/lint/index.js";
+import rule from "../../src/lint/rules/ambient-targetref-without-waypoint.js";
+import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
+
+const base = (nsLabels: string, svcLabels = "") => `apiVersion: v1
+kind: Namespace
+metadata:
+  name: app
+  labels:
+${nsLabels}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  namespace: app
+spec:
+  selector:
+    matchLabels: {app: api}
+  template:
+    metadata:
+      labels: {app: api}
+    spec:
+      containers:
+      - name: api
+        image: api
+        ports:
+        - containerPort: 8080
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: api
+  namespace: app${svcLabels}
+spec:
+  selector: {app: api}
+  ports:
+  - port: 80
+    targetPort: 8080
+---
+`;
+
+const ambient = "    istio.io/dataplane-mode: ambient";
+
+const waypoint = (trafficType: string) => `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: waypoint
+  namespace: app
+  labels:
+    istio.io/waypoint-for: ${trafficType}
+spec:
+  gatewayClassName: istio-waypoint
+  listeners:
+  - name: mesh
+    port: 15008
+    protocol: HBONE
+`;
+
+const policy = (refs: string) => `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: api-in
+  namespace: app
+spec:
+  targetRefs:
+${refs}  action: ALLOW
+  rules:
+  - from:
+    - source:
+        namespaces: ["front"]
+`;
+
+const serviceRef = `  - kind: Service
+    group: ""
+    name: api
+`;
+
+const useWaypoint = "\n  labels:\n    istio.io/use-waypoint: waypoint";
+
+describe("ambient-targetref-without-waypoint", () => {
+  it("reports a Service target that no waypoint serves", async () => {
+    const text = base(ambient) + policy(serviceRef);
+    const findings = lint(await scenarioFromYaml(text), [rule]);
+    expect(findings).toHaveLength(1);
+    const f = findings[0]!;
+    expect(f).toMatchObject({
+      rule: "ambient-targetref-without-waypoint",
+      severity: "error",
+      resource: { kind: "AuthorizationPolicy", namespace: "app", name: "api-in" },
+      workloads: ["app/api"],
+      file: "test.yaml",
+    });
+    expect(f.line).toBe(lineOf(text, "  - kind: Service"));
+    expect(f.message).toContain("targets Service app/api");
+    expect(f.message).toContain("no istio.io/use-waypoint label");
+    expect(f.message).toContain("nothing enforces this ALLOW policy");
+    expect(f.fix).toContain("gatewayClassName: istio-waypoint");
+    expect(f.fix).toContain("istio.io/use-waypoint: waypoint");
+  });
+
+  it("does not report once the Service is bound to an existing waypoint", async () => {
+    expect(lint(await scenarioFromYaml(base(ambient, useWaypoint) + policy(serviceRef) + waypoint("service")), [rule])).toEqual([]);
+  });
+
+  it("does not report when the namespace label binds the Service", async () => {
+    expect(lint(await scenarioFromYaml(base(`${ambient}\n    istio.io/use-waypoint: waypoint`) + policy(serviceRef) + waypoint("service")), [rule])).toEqual([]);
+  });
+
+  it("reports a label naming a waypoint that is missing", async () => {
+    const findings = lint(await scenarioFromYaml(base(ambient, useWaypoint) + policy(serviceRef)), [rule]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]!.message).toContain("app/waypoint");
+  });
+
+  it("reports a waypoint that serves workloads only", async () => {
+    const findings = lint(await scenarioFromYaml(base(ambient, useWaypoint) + policy(serviceRef) + waypoint("workload")), [rule]);
+    expect(findings.map((f) => f.workloads)).toEqual([["app/api"]]);
+  });
+
+  it("reports sidecar backends too: sidecars ignore targetRefs policies", async () => {
+    const findings = lint(await scenarioFromYaml(base("    istio-injection: enabled") + policy(serviceRef)), [rule]);
+    expect(findings.map((f) => f.workloads)).toEqual([["app/api"]]);
+  });
+
+  it("reports each unserved target of a policy on its own line", async () => {
+    const entry = `---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: partner
+  namespace: app
+spec:
+  hosts: ["api.partner.example"]
+  ports:
+  - number: 443
+    name: tls
+    protocol: TLS
+  resolution: DNS
+`;
+    const text = base(ambient) + policy(`${serviceRef}  - kind: ServiceEntry\n    group: networking.istio.io\n    name: partner\n`) + entry;
+    const findings = lint(await scenarioFromYaml(text), [rule]);
+    expect(findings.map((f) => [f.line, f.workloads])).toEqual([
+      [lineOf(text, "  - kind: Service"), ["app/api"]],
+      [lineOf(text, "  - kind: ServiceEntry"), []],
+    ]);
+    expect(findings[1]!.message).toContain("targets ServiceEntry app/partner");
+  });
+
+  it("does not report a Gateway target or a Service the input does not have", async () => {
+    const refs = `  - kind: Gateway\n    group: gateway.networking.k8s.io\n    name: waypoint\n  - kind: Service\n    group: ""\n    name: elsewhere\n`;
+    expect(lint(await scenarioFromYaml(base(ambient) + policy(refs)), [rule])).toEqual([]);
+  });
+
+  it("does not report selector policies", async () => {
+    const text = (base(ambient) + policy(serviceRef)).replace(`  targetRefs:\n${serviceRef}`, "  selector:\n    matchLabels: {app: api}\n");
+    expect(text).not.toContain("targetRefs");
+    expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
+  });
+
+});
