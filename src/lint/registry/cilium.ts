@@ -1,5 +1,6 @@
 /** Rules about CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy. */
 import ciliumCidrCoversCluster from "../rules/cilium-cidr-covers-cluster.js";
+import ciliumEnforcementDisabled from "../rules/cilium-enforcement-disabled.js";
 import ciliumFqdnWithoutDns from "../rules/cilium-fqdn-without-dns.js";
 import ciliumImplicitNamespaceScope from "../rules/cilium-implicit-namespace-scope.js";
 import ciliumL4RuleDisablesL7 from "../rules/cilium-l4-rule-disables-l7.js";
@@ -14,4 +15,5 @@ export const ciliumRules: readonly Rule[] = [
   ciliumRedundantDefaultDeny,
   ciliumNoPortRestriction,
   ciliumCidrCoversCluster,
+  ciliumEnforcementDisabled,
 ];
