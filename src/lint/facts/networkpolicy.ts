@@ -127,14 +127,16 @@ export interface AllowRule {
   matchesBroadly(peer: Workload): boolean;
   /** Pod workloads the rule may admit as peers (a superset, cheap to compute: by namespace and selector). */
   candidatePeers(): readonly Workload[];
-  /** The ports the rule gives by name. */
-  namedPorts: readonly NamedPort[];
+  /** The rule's port entries that name one port or a range (not "every port"), as written. */
+  portEntries: readonly PortEntry[];
   /** The manifest of the policy, for lines of fields. */
   manifest: Manifest;
 }
 
-export interface NamedPort {
-  name: string;
+export interface PortEntry {
+  /** A number, or a container port name. */
+  port: number | string;
+  endPort: number | undefined;
   /** The protocols the entry covers (Cilium `ANY`: TCP, UDP and SCTP). */
   protocols: readonly Protocol[];
   /** The field path of the entry's `port` in the manifest. */
@@ -233,8 +235,8 @@ function networkPolicyAllowRules(scenario: Scenario, layer: NetworkPolicyLayer, 
           },
           matchesBroadly: (peer) => networkPolicyBroadMatch(scenario, p, rule, peer),
           candidatePeers: () => networkPolicyCandidates(scenario, pods, p, rule),
-          namedPorts: (rule.ports ?? []).flatMap((port, k) =>
-            typeof port.port === "string" ? [{ name: port.port, protocols: [port.protocol], path: ["spec", direction, rule.index, "ports", k, "port"] }] : [],
+          portEntries: (rule.ports ?? []).flatMap((port, k) =>
+            port.port === undefined ? [] : [{ port: port.port, endPort: port.endPort, protocols: [port.protocol], path: ["spec", direction, rule.index, "ports", k, "port"] }],
           ),
           manifest: p.manifest,
         });
@@ -273,7 +275,7 @@ function ciliumAllowRules(scenario: Scenario, engine: CiliumEngine, pods: PodInd
         },
         matchesBroadly: (peer) => ciliumBroadMatch(scenario, rule, peer),
         candidatePeers: () => ciliumCandidates(scenario, pods, rule),
-        namedPorts: ciliumNamedPorts(spec, rule),
+        portEntries: ciliumPortEntries(spec, rule),
         manifest: p.manifest,
       });
     }
@@ -281,16 +283,17 @@ function ciliumAllowRules(scenario: Scenario, engine: CiliumEngine, pods: PodInd
   return out;
 }
 
-function ciliumNamedPorts(spec: CiliumSpec, rule: CiliumRule): NamedPort[] {
-  const out: NamedPort[] = [];
+function ciliumPortEntries(spec: CiliumSpec, rule: CiliumRule): PortEntry[] {
+  const out: PortEntry[] = [];
   // A NetworkPolicy read by Cilium keeps its own layout: one port rule, the entries of `ports`.
   const rulePath: FieldPath =
     spec.policy.kind === "NetworkPolicy" ? ["spec", rule.direction, rule.index] : [...(spec.specIndex === null ? ["spec"] : ["specs", spec.specIndex]), rule.section, rule.index];
   (rule.ports ?? []).forEach((pr, k) =>
     pr.ports.forEach((port, m) => {
-      if (typeof port.port !== "string") return;
+      // Port 0 is every port.
+      if (port.port === 0) return;
       const path = spec.policy.kind === "NetworkPolicy" ? [...rulePath, "ports", m, "port"] : [...rulePath, "toPorts", k, "ports", m, "port"];
-      out.push({ name: port.port, protocols: port.protocols, path });
+      out.push({ port: port.port, endPort: port.endPort, protocols: port.protocols, path });
     }),
   );
   return out;

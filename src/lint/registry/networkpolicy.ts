@@ -2,7 +2,8 @@
 import egressWithoutDns from "../rules/egress-without-dns.js";
 import namedPortUndefined from "../rules/named-port-undefined.js";
 import oneSidedAllow from "../rules/one-sided-allow.js";
+import servicePortNotTargetPort from "../rules/service-port-not-target-port.js";
 import selectorSelectsNothing from "../rules/selector-selects-nothing.js";
 import type { Rule } from "../rule.js";
 
-export const networkPolicyRules: readonly Rule[] = [egressWithoutDns, selectorSelectsNothing, oneSidedAllow, namedPortUndefined];
+export const networkPolicyRules: readonly Rule[] = [egressWithoutDns, selectorSelectsNothing, oneSidedAllow, namedPortUndefined, servicePortNotTargetPort];

@@ -19,12 +19,13 @@ export default createRule({
   },
   check({ scenario, report }) {
     for (const rule of allowRules(scenario)) {
-      if (rule.namedPorts.length === 0 || rule.subjects.length === 0) continue;
+      const named = rule.portEntries.flatMap((e) => (typeof e.port === "string" ? [{ ...e, name: e.port }] : []));
+      if (named.length === 0 || rule.subjects.length === 0) continue;
       // Named ports resolve on the destination: the selected pods for ingress, the peers for egress.
       const destinations = rule.direction === "ingress" ? rule.subjects : rule.candidatePeers();
       // No destination pod in the input: selector-selects-nothing speaks for it.
       if (destinations.length === 0) continue;
-      for (const port of rule.namedPorts) {
+      for (const port of named) {
         if (destinations.some((w) => port.protocols.some((protocol) => definesPort(w, port.name, protocol)))) continue;
         const sameName = destinations.flatMap((w) => w.ports.filter((cp) => cp.name?.toLowerCase() === port.name.toLowerCase()).map((cp) => `${w.id} defines it for ${cp.protocol}`));
         const numbers = [...new Set(destinations.flatMap((w) => w.ports.filter((cp) => port.protocols.includes(cp.protocol)).map((cp) => `${cp.protocol}/${cp.port}`)))];

@@ -1,0 +1,143 @@
+import { describe, expect, it } from "vitest";
+import { lint } from "../../src/lint/index.js";
+import rule from "../../src/lint/rules/service-port-not-target-port.js";
+import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
+
+const setup = (containerPorts = "    - name: http\n      containerPort: 8080\n") => `apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  namespace: app
+  labels: {app: web}
+spec:
+  containers:
+  - name: c
+    image: c
+    ports:
+${containerPorts}---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: client
+  namespace: app
+  labels: {app: client}
+spec:
+  containers:
+  - name: c
+    image: c
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: app
+spec:
+  selector: {app: web}
+  ports:
+  - name: http
+    port: 80
+    targetPort: http
+---
+`;
+
+const ingress = (ports: string) => `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: web-in
+  namespace: app
+spec:
+  podSelector:
+    matchLabels: {app: web}
+  ingress:
+  - from:
+    - podSelector:
+        matchLabels: {app: client}
+    ports:
+${ports}`;
+
+const egress = (port: number) => `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: client-out
+  namespace: app
+spec:
+  podSelector:
+    matchLabels: {app: client}
+  policyTypes: [Egress]
+  egress:
+  - to:
+    - podSelector:
+        matchLabels: {app: web}
+    ports:
+    - protocol: TCP
+      port: ${port}
+`;
+
+const run = async (text: string) => lint(await scenarioFromYaml(text), [rule]);
+
+describe("service-port-not-target-port", () => {
+  it("reports an ingress port that is the Service port, with the targetPort as fix", async () => {
+    const text = setup() + ingress("    - protocol: TCP\n      port: 80\n");
+    const findings = await run(text);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({
+      rule: "service-port-not-target-port",
+      severity: "error",
+      resource: { kind: "NetworkPolicy", namespace: "app", name: "web-in" },
+      workloads: ["app/web"],
+      line: lineOf(text, "      port: 80"),
+      fix: "- protocol: TCP\n  port: 8080\n",
+    });
+    expect(findings[0]!.message).toBe(
+      "NetworkPolicy app/web-in ingress[0] allows TCP/80, the port of Service app/web, but the Service sends it to targetPort 8080 on app/web, which declare no container port 80: policies see the pod's port after the Service's DNAT, so traffic through the Service does not match this entry",
+    );
+  });
+
+  it("does not report the targetPort", async () => {
+    expect(await run(setup() + ingress("    - protocol: TCP\n      port: 8080\n"))).toEqual([]);
+  });
+
+  it("does not report when the rule lists the targetPort too", async () => {
+    expect(await run(setup() + ingress("    - protocol: TCP\n      port: 80\n    - protocol: TCP\n      port: 8080\n"))).toEqual([]);
+  });
+
+  it("does not report when the pod also declares the Service port", async () => {
+    const ports = "    - name: http\n      containerPort: 8080\n    - name: legacy\n      containerPort: 80\n";
+    expect(await run(setup(ports) + ingress("    - protocol: TCP\n      port: 80\n"))).toEqual([]);
+  });
+
+  it("does not report another protocol", async () => {
+    expect(await run(setup() + ingress("    - protocol: UDP\n      port: 80\n"))).toEqual([]);
+  });
+
+  it("reports an egress port that is the Service port of the peer pods", async () => {
+    const text = setup() + egress(80);
+    const findings = await run(text);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({ resource: { name: "client-out" }, workloads: ["app/client", "app/web"], line: lineOf(text, "      port: 80") });
+    expect(await run(setup() + egress(8080))).toEqual([]);
+  });
+
+  it("reports a Cilium toPorts entry the same way", async () => {
+    const cnp = `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata:
+  name: web-in
+  namespace: app
+spec:
+  endpointSelector:
+    matchLabels: {app: web}
+  ingress:
+  - fromEndpoints:
+    - matchLabels: {app: client}
+    toPorts:
+    - ports:
+      - port: "80"
+        protocol: TCP
+`;
+    const text = setup() + cnp;
+    const findings = await run(text);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({ resource: { kind: "CiliumNetworkPolicy" }, line: lineOf(text, '      - port: "80"'), fix: '- port: "8080"\n  protocol: TCP\n' });
+  });
+});
