@@ -10,7 +10,7 @@ import type { CniLayer, Direction, PolicyRef } from "../layers/types.js";
 import type { Manifest } from "../load/types.js";
 import { NAMESPACE_NAME_LABEL, type Workload } from "../model/types.js";
 import type { Hop } from "../path/index.js";
-import { endName, hostCidr, identifyingLabels, newPolicyName, suggestedFile, wirePeer, workloadById, type Candidate, type HopContext, type NoFix, type WirePeer } from "./context.js";
+import { endName, hostCidr, identifyingLabels, newPolicyName, suggestedFile, uniqueName, wirePeer, workloadById, type Candidate, type HopContext, type NoFix, type WirePeer } from "./context.js";
 
 const CILIUM_NAMESPACE_LABEL = "k8s:io.kubernetes.pod.namespace";
 const CILIUM_KINDS = new Set(["CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy"]);
@@ -31,6 +31,11 @@ function policiesOfOnly(scenario: Scenario, layer: CniLayer, w: Workload, direct
 }
 
 function k8sPeer(scenario: Scenario, peer: WirePeer): Record<string, unknown> | string {
+  if (peer.kind === "workload" && peer.workload.hostNetwork) {
+    // Pod selectors never match a host-network pod: it has its node's address.
+    const node = peer.workload.hostIPs[0];
+    return node ? { ipBlock: { cidr: hostCidr(node) } } : `${peer.workload.id} runs in the host network and the input gives no node address for it (status.hostIP), so no ipBlock can be written`;
+  }
   if (peer.kind === "workload") {
     const labels = identifyingLabels(scenario, peer.workload);
     return {
@@ -45,6 +50,8 @@ function k8sPeer(scenario: Scenario, peer: WirePeer): Record<string, unknown> | 
 
 function ciliumPeer(scenario: Scenario, peer: WirePeer, direction: Direction): Record<string, unknown> | string {
   const side = direction === "ingress" ? "from" : "to";
+  // Cilium gives a host-network pod its node's identity: the local host, or a remote node, depending on placement.
+  if (peer.kind === "workload" && peer.workload.hostNetwork) return { [`${side}Entities`]: ["host", "remote-node"] };
   if (peer.kind === "workload") {
     const labels = identifyingLabels(scenario, peer.workload) ?? {};
     return { [`${side}Endpoints`]: [{ matchLabels: { [CILIUM_NAMESPACE_LABEL]: peer.workload.namespace, ...labels } }] };
@@ -111,7 +118,7 @@ export function cniCandidates(ctx: HopContext): Candidate[] | NoFix {
   const labels = identifyingLabels(scenario, w);
   if (!labels) return noFix(`no label set selects ${w.id} alone, so a new policy would select other workloads too; add a rule allowing ${what} to one of ${describeRefs(hop.policies)}`);
   const [srcName, dstName] = direction === "ingress" ? [endName(peer), w.name] : [w.name, endName(peer)];
-  const name = newPolicyName(srcName, dstName);
+  const name = uniqueName(scenario, ctx, w.namespace, newPolicyName(srcName, dstName) + (direction === "egress" ? "-egress" : ""));
   const object = cilium
     ? { apiVersion: "cilium.io/v2", kind: "CiliumNetworkPolicy", metadata: { name, namespace: w.namespace }, spec: { endpointSelector: { matchLabels: labels }, [direction]: [rule] } }
     : {

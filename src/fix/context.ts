@@ -158,3 +158,13 @@ export function suggestedFile(w: Workload | undefined, name: string): string {
 export function hostCidr(ip: string): string {
   return ip.includes(":") ? `${ip}/128` : `${ip}/32`;
 }
+
+/** `name`, or `name-2`, `name-3`…: a name no object of the input or of the changes so far has in that namespace. */
+export function uniqueName(scenario: Scenario, ctx: { workspace: Workspace }, namespace: string, name: string): string {
+  const taken = new Set([
+    ...scenario.manifests.filter((m) => (m.namespace ?? "default") === namespace).map((m) => m.name),
+    ...ctx.workspace.created.map((d) => (d.object.metadata as { name?: string } | undefined)?.name ?? ""),
+  ]);
+  if (!taken.has(name)) return name;
+  for (let i = 2; ; i++) if (!taken.has(`${name}-${i}`)) return `${name}-${i}`;
+}

@@ -225,6 +225,7 @@ export function fixFlow(scenario: Scenario, request: ReachRequest, options: FixO
   }
 
   out.changes = applied.map(describe);
+  workspaces.set(out, ws);
   out.verdictAfter = current.verdict;
   out.blockedAfter = current.blockedBy;
   if (applied.length > 0) {
@@ -232,6 +233,26 @@ export function fixFlow(scenario: Scenario, request: ReachRequest, options: FixO
     out.opened = d.opened;
     out.closed = d.closed;
   }
+  return out;
+}
+
+const workspaces = new WeakMap<FixResult, Workspace>();
+
+/** A file the fix changes, with its whole new text (`created`: a new file, or new documents to append to it). */
+export interface FixedFile {
+  file: string;
+  created: boolean;
+  text: string;
+}
+
+/** Every file a fix changes, for applying it (`fix --write`): edited files in full, new documents grouped by suggested file. */
+export function fixedFiles(result: FixResult): FixedFile[] {
+  const ws = workspaces.get(result);
+  if (!ws) return [];
+  const out: FixedFile[] = [...ws.edited].map(([file, text]) => ({ file, created: false, text }));
+  const byFile = new Map<string, string[]>();
+  for (const d of ws.created) byFile.set(d.file, [...(byFile.get(d.file) ?? []), stringify(d.object, { lineWidth: 0 })]);
+  for (const [file, docs] of byFile) out.push({ file, created: true, text: docs.join("---\n") });
   return out;
 }
 

@@ -11,10 +11,11 @@ import { LABEL_DATAPLANE_MODE, LABEL_GATEWAY_NAME, LABEL_INJECTION_NS } from "..
 import type { EgressDestination } from "../layers/istio/sidecar-egress.js";
 import type { PolicyRef } from "../layers/types.js";
 import type { Labels } from "../model/selector.js";
+import { parseIP } from "../sets/index.js";
 import type { Workload } from "../model/types.js";
 import { resolveTargetPort, serviceBackends } from "../path/index.js";
 import { meshModeOf } from "../path/mesh.js";
-import { identifyingLabels, newPolicyName, suggestedFile, workloadById, type Candidate, type HopContext, type NoFix } from "./context.js";
+import { identifyingLabels, newPolicyName, suggestedFile, uniqueName, workloadById, type Candidate, type HopContext, type NoFix } from "./context.js";
 
 const isSubset = (part: Labels, of: Labels) => Object.entries(part).every(([k, v]) => of[k] === v);
 
@@ -78,7 +79,14 @@ export function authorizationCandidates(ctx: HopContext): Candidate[] | NoFix {
     sources.push({ source: { principals: [principal] }, what: `principal ${principal}` });
   }
   if (hop.wire.srcIP) sources.push({ source: { ipBlocks: [hop.wire.srcIP] }, what: `address ${hop.wire.srcIP} (the client arrives without a mesh identity)` });
-  if (sources.length === 0) return { ...base, reason: "the client has neither a mesh identity nor a known address to allow", policies: hop.policies };
+  if (sources.length === 0) {
+    const who = client ? `${client.id} is outside the mesh: it arrives in plaintext, without an identity a rule could name,` : "the client has no mesh identity";
+    return {
+      ...base,
+      reason: `${who} and the input gives no address for it (status.podIP) that ipBlocks could name: enrol it in the mesh and allow its principal, or give its address as FROM`,
+      policies: hop.policies,
+    };
+  }
 
   // The place: an ALLOW policy that applies to this workload only, else a new one.
   const atWaypoint = hop.proxy === "waypoint";
@@ -110,7 +118,7 @@ export function authorizationCandidates(ctx: HopContext): Candidate[] | NoFix {
       ];
     }
     const namespace = atWaypoint ? (service?.namespace ?? w.namespace) : w.namespace;
-    const name = newPolicyName(clientName, atWaypoint ? (service?.name ?? waypointName ?? w.name) : w.name);
+    const name = uniqueName(scenario, ctx, namespace, newPolicyName(clientName, atWaypoint ? (service?.name ?? waypointName ?? w.name) : w.name));
     let attach: Record<string, unknown>;
     if (atWaypoint) {
       attach = service
@@ -163,7 +171,7 @@ export function peerAuthenticationCandidates(ctx: HopContext): Candidate[] | NoF
   } else {
     const labels = identifyingLabels(scenario, w);
     if (labels) {
-      const name = `${w.name}-permissive-${port}`;
+      const name = uniqueName(scenario, ctx, w.namespace, `${w.name}-permissive-${port}`);
       out.push({
         ...base,
         summary: `create PeerAuthentication ${w.namespace}/${name} selecting only ${w.id} with port ${port} PERMISSIVE (the rest keeps the namespace's mode)`,
@@ -270,16 +278,18 @@ export function egressCandidates(ctx: HopContext): Candidate[] | NoFix {
     const port = destination.port;
     const app = http ? "http" : port === 443 ? "tls" : "tcp";
     const portSpec = { number: port, name: `${app}-${port}`, protocol: app.toUpperCase() };
-    const ip = destination.host ? undefined : destination.ip;
-    const host = destination.host ?? `ip-${(ip ?? "unknown").replace(/[.:]/g, "-")}.external`;
-    const name = host.replace(/[^a-z0-9-]+/gi, "-").toLowerCase().replace(/^-+|-+$/g, "").slice(0, 63);
+    // A request whose Host is an address is routed by the entry's addresses (they become route domains).
+    const hostIsAddress = destination.host !== undefined && parseIP(destination.host) !== null;
+    const ip = destination.host && !hostIsAddress ? undefined : hostIsAddress ? destination.host : destination.ip;
+    const host = destination.host && !hostIsAddress ? destination.host : `ip-${(ip ?? "unknown").replace(/[.:]/g, "-")}.external`;
+    const name = uniqueName(scenario, ctx, source.namespace, host.replace(/[^a-z0-9-]+/gi, "-").toLowerCase().replace(/^-+|-+$/g, "").slice(0, 63));
     const spec = ip
       ? { hosts: [host], addresses: [ip], ports: [portSpec], location: "MESH_EXTERNAL", resolution: "STATIC", endpoints: [{ address: ip }] }
       : { hosts: [host], ports: [portSpec], location: "MESH_EXTERNAL", resolution: "DNS" };
     return [
       {
         ...base,
-        summary: `register ${destination.host ?? ip} on port ${port} with a ServiceEntry in ${source.namespace}, so that ${source.id}'s sidecar has a route for it`,
+        summary: `register ${ip ?? host} on port ${port} with a ServiceEntry in ${source.namespace}, so that ${source.id}'s sidecar has a route for it`,
         blockedBy: hop.policies,
         change: {
           action: "create",
