@@ -1,5 +1,6 @@
 /** Rules about Istio resources: AuthorizationPolicy, ServiceEntry, Sidecar. */
 import istioAllowFromAnywhere from "../rules/istio-allow-from-anywhere.js";
+import istioHostNotExported from "../rules/istio-host-not-exported.js";
 import istioIdentityRulePlaintextClients from "../rules/istio-identity-rule-plaintext-clients.js";
 import istioIpblocksBehindClusterSnat from "../rules/istio-ipblocks-behind-cluster-snat.js";
 import istioServiceentryNoneWithoutAddresses from "../rules/istio-serviceentry-none-without-addresses.js";
@@ -12,4 +13,5 @@ export const istioRules: readonly Rule[] = [
   istioIdentityRulePlaintextClients,
   istioServiceentryNoneWithoutAddresses,
   istioServiceentryStaticWithoutEndpoints,
+  istioHostNotExported,
 ];
