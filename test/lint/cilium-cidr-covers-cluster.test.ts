@@ -132,6 +132,12 @@ describe("cilium-cidr-covers-cluster", () => {
     expect(await findings(text, { policyCidrMatchMode: "nodes" })).toEqual([]);
   });
 
+  it("does not report ingress from the endpoint's own node, which Cilium always admits", async () => {
+    const text = web("  - toEntities:\n    - world\n").replace("  egress:\n", "  ingress:\n").replace("toEntities:\n    - world", "fromCIDR:\n    - 192.168.1.10/32");
+    expect(text).toContain("fromCIDR");
+    expect(await findings(text)).toEqual([]);
+  });
+
   it("reports a deny rule on a pod address that does not stop the pod", async () => {
     const text = web(`  - toEntities:
     - cluster

@@ -94,7 +94,7 @@ function checkNodes(engine: CiliumEngine, scenario: Scenario, rule: CiliumRule, 
     if (!part.ips.contains(ip)) continue;
     const hit = endpoints.filter((e) => {
       const conn = connFor(engine, rule, undefined);
-      return conn !== undefined && contradicts(engine, rule, e, { kind: "node", local: false, ip }, conn);
+      return conn !== undefined && contradicts(engine, rule, e, { kind: "node", local: e.hostIPs.includes(ip), ip }, conn);
     });
     if (hit.length === 0) continue;
     out.what.push(`node ${ip}`);

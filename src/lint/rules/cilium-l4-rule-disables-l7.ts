@@ -104,6 +104,8 @@ export default createRule({
         const specs = engine.factsOf(w).selectedBy[direction].map((si) => engine.specs[si]!);
         const allows = specs.flatMap((spec) => spec.rules.filter((r) => r.direction === direction && !r.deny).map((rule) => ({ spec, rule })));
         for (const peer of peers) {
+          // A pod's traffic to itself never crosses the policy.
+          if (peer.kind === "workload" && peer.workload === w) continue;
           const dest = direction === "ingress" ? w : peer.kind === "workload" ? peer.workload : undefined;
           for (const { spec, rule } of allows) {
             for (const port of httpPorts(engine, rule, dest)) {
