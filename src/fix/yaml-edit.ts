@@ -117,7 +117,8 @@ export function applyEdit(text: string, edit: AddEdit): string {
   if (!Array.isArray(docs)) throw new YamlEditError("not a YAML stream");
   const found = findObject(docs, edit.object);
   if (!found) throw new YamlEditError(`${edit.object.kind} ${edit.object.namespace ? `${edit.object.namespace}/` : ""}${edit.object.name} is not in the file`);
-  const indentSeq = indentsSequences(text, docs);
+  // The edited document's own style first, else the file's.
+  const indentSeq = indentsSequences(text, [found.doc, ...docs.filter((d) => d !== found.doc)]);
 
   // The deepest container that exists on the path, and the key that holds it.
   let node: YamlNode = found.node;
