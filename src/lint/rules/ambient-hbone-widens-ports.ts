@@ -54,11 +54,11 @@ export default createRule({
       return mode === "ambient" || mode === "sidecar";
     });
     const policies = networkPolicies(scenario);
-    const reported = new Set<string>();
     for (const dest of scenario.cluster.workloads) {
       if (meshMode(scenario, dest) !== "ambient" || !scenario.layers.some((l) => l.isolates(dest, "ingress"))) continue;
       const appPorts = dest.ports.filter((cp) => cp.protocol === "TCP" && cp.port !== HBONE_PORT);
-      for (const client of clients) {
+      // One example client and port per destination is enough to show the widening.
+      clientLoop: for (const client of clients) {
         if (client === dest) continue;
         const peer = { kind: "workload" as const, workload: client };
         const admits = (port: number) => scenario.layers.every((l) => l.evaluate(dest, "ingress", peer, { protocol: "TCP", port }).verdict === "allow");
@@ -75,9 +75,6 @@ export default createRule({
           const listed = listedAppPorts(policy, dest);
           // A policy that opens only the tunnel lists no ports to widen.
           if (listed.length === 0 || listed.includes(cp.port)) continue;
-          const key = `${policy.namespace}/${policy.name} ${dest.id}`;
-          if (reported.has(key)) continue;
-          reported.add(key);
           report({
             messageId: "widened",
             data: { policy: `${policy.namespace}/${policy.name}`, ports: listed.join(", "), dest: dest.id, hbone: HBONE_PORT, client: client.id, port: cp.port },
@@ -87,6 +84,7 @@ export default createRule({
             line: ref.line,
             fix: authorizationFix(policy, dest, listed),
           });
+          break clientLoop;
         }
       }
     }

@@ -66,14 +66,19 @@ function sourcesMatching(p: AuthorizationPolicy, rule: AuthzRule, trustDomain: s
   return out;
 }
 
-/** Every other mesh workload of the input, and one outside client. */
+/** Every other workload of the input (one per distinct identity and address), and one outside client. */
 function otherSources(scenario: Scenario, dest: BoundWorkload): SampleSource[] {
   const out: SampleSource[] = [];
+  const seen = new Set<string>();
   for (const w of scenario.cluster.workloads) {
     if (w === dest.workload) continue;
     const mode = scenario.mesh!.membership(w).mode;
     const ip = w.ips[0];
-    out.push({ label: w.id, source: { namespace: w.namespace, serviceAccount: w.serviceAccount || "default", ...(ip ? { ip } : {}), mtls: mode !== "none" } });
+    const source = { namespace: w.namespace, serviceAccount: w.serviceAccount || "default", ...(ip ? { ip } : {}), mtls: mode !== "none" };
+    const key = JSON.stringify(source);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ label: w.id, source });
   }
   out.push({ label: `an outside client at ${OUTSIDE_CLIENT}`, source: { ip: OUTSIDE_CLIENT, mtls: false } });
   return out;
@@ -148,7 +153,9 @@ export default createRule({
 
       let widenedByTo: Example | undefined;
       let widenedByFrom: Example | undefined;
-      for (const dest of bound) {
+      // Workloads with the same labels, ports and data plane answer alike: evaluate one of each.
+      const distinct = [...new Map(bound.map((b) => [JSON.stringify([b.mode, b.workload.namespace, b.workload.labels, b.workload.ports]), b])).values()];
+      for (const dest of distinct) {
         if (widenedByTo && widenedByFrom) break;
         const sources = [...otherSources(scenario, dest), ...matching];
         for (const op of sampleOperations(scenario, dest, toRule)) {
