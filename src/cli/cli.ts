@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { appendFile, readFile, stat, writeFile } from "node:fs/promises";
 import { Command, CommanderError, Option } from "commander";
 import { analyze } from "../analysis/analyze.js";
 import { ConnectivityMatrix } from "../analysis/matrix.js";
@@ -14,6 +14,8 @@ import { formatMatrix, type MatrixFormat } from "../report/matrix.js";
 import { formatReachJson, formatReachText } from "../report/reach.js";
 import { DEFAULT_CONFIG_FILE, LintConfigError, parseLintConfig, rules as lintRules, runLint, SEVERITY_RANK, type LintConfig } from "../lint/index.js";
 import { formatLint, type LintFormat } from "../report/lint.js";
+import { fixedFiles, fixFlow, readFromDisk } from "../fix/index.js";
+import { formatFixJson, formatFixText, formatFixYaml, type FixFormat } from "../report/fix.js";
 import { isProtocol, type Protocol } from "../sets/index.js";
 import { VERSION } from "../version.js";
 
@@ -216,6 +218,51 @@ export async function run(argv: string[], io: CliIO = defaultIO): Promise<number
     io.stdout(`${formatLint(findings, lintRules, opts.output)}\n`);
     const threshold = SEVERITY_RANK[opts.failOn];
     exitCode = hasErrors(scenario) ? EXIT.usage : findings.some((f) => SEVERITY_RANK[f.severity] >= threshold) ? EXIT.denied : EXIT.allowed;
+  });
+
+  addInputOptions(
+    program
+      .command("fix")
+      .description("the smallest change at each point that blocks FROM → TO, applied to the model and verified, with the connectivity it changes")
+      .argument("<from>", "NS/NAME, KIND:NS/NAME, kubelet, or an IP address")
+      .argument("<to>", "NS/NAME[:PORT], svc:NS/NAME[:PORT], an IP or a DNS name")
+      .option("--port <port>", "destination port (number or name)")
+      .option("--protocol <protocol>", "TCP, UDP or SCTP (default TCP, or the named port's)")
+      .option("--method <method>", "HTTP method (used by L7 layers)")
+      .option("--path <path>", "HTTP path (used by L7 layers)")
+      .option("--host <host>", "HTTP host (used by L7 layers)")
+      .option("--write", "apply the verified changes to the input files (new documents go to the suggested files)")
+      .addOption(new Option("-o, --output <format>", "output format (yaml: only the documents to apply)").choices(["text", "json", "yaml"]).default("text")),
+  ).action(async (from: string, to: string, opts: InputFlags & { port?: string; protocol?: string; method?: string; path?: string; host?: string; write?: boolean; output: FixFormat }) => {
+    // Standard input cannot be read twice: keep its text, the fix edits it like a file.
+    let stdinText: string | undefined;
+    const scenario = await scenarioFrom(opts, { ...io, readStdin: async () => (stdinText = await io.readStdin()) });
+    const result = fixFlow(
+      scenario,
+      {
+        from,
+        to,
+        ...(opts.port !== undefined ? { port: opts.port } : {}),
+        ...(opts.protocol !== undefined ? { protocol: opts.protocol } : {}),
+        ...(opts.method !== undefined ? { method: opts.method } : {}),
+        ...(opts.path !== undefined ? { path: opts.path } : {}),
+        ...(opts.host !== undefined ? { host: opts.host } : {}),
+      },
+      { readText: (file) => (file === "<stdin>" ? stdinText : readFromDisk(file)) },
+    );
+    const text = opts.output === "json" ? formatFixJson(result) : opts.output === "yaml" ? formatFixYaml(result) : formatFixText(result);
+    io.stdout(text.endsWith("\n") || text === "" ? text : `${text}\n`);
+    const fixed = result.verdictAfter === "allowed";
+    if (opts.write && fixed) {
+      for (const f of fixedFiles(result)) {
+        if (f.file === "<stdin>") throw new UsageError("--write cannot change standard input: use -o yaml and apply the output");
+        const exists = await stat(f.file).then(() => true, () => false);
+        if (f.created && exists) await appendFile(f.file, `\n---\n${f.text}`);
+        else await writeFile(f.file, f.text);
+        io.stderr(`palisade: ${f.created && !exists ? "created" : "wrote"} ${f.file}\n`);
+      }
+    }
+    exitCode = hasErrors(scenario) ? EXIT.usage : fixed ? EXIT.allowed : EXIT.denied;
   });
 
   try {
