@@ -117,6 +117,44 @@ spec:
     expect(found[0]!.message).toContain("namespace-defaults ingress[0] allows shop/web");
   });
 
+  it("reports a Kubernetes NetworkPolicy port rule, which Cilium merges with its own policies", async () => {
+    const np = `---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: api-from-web
+  namespace: shop
+spec:
+  podSelector:
+    matchLabels: {app: api}
+  ingress:
+  - from:
+    - podSelector:
+        matchLabels: {app: web}
+    ports:
+    - port: 8080
+`;
+    const text = api(l7Rule) + np;
+    const found = await findings(text);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({ resource: { kind: "NetworkPolicy", namespace: "shop", name: "api-from-web" }, line: lineOf(text, "  - from:") });
+  });
+
+  it("reports an L4-only rule for the world next to HTTP rules for the world", async () => {
+    const world = (rules: string) => `  - fromEntities:
+    - world
+    toPorts:
+    - ports:
+      - port: "8080"
+        protocol: TCP
+${rules}`;
+    const text = api(world('      rules:\n        http:\n        - method: GET\n') + world(""));
+    const found = await findings(text);
+    expect(found).toHaveLength(1);
+    expect(found[0]!.message).toContain("allows the world on TCP/8080");
+    expect(found[0]!.message).toContain("DELETE / is allowed");
+  });
+
   it("reports the same trap on egress", async () => {
     const text = `apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy

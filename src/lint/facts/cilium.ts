@@ -44,7 +44,8 @@ export function rawAt(policy: CiliumPolicy, path: readonly (string | number)[]):
   return node;
 }
 
-export function policyName(policy: CiliumPolicy): string {
+/** `CiliumNetworkPolicy ns/name`, `CiliumClusterwideNetworkPolicy name`: for a policy or a reference to one. */
+export function policyName(policy: { kind: string; namespace: string | null; name: string }): string {
   return `${policy.kind} ${policy.namespace ? `${policy.namespace}/` : ""}${policy.name}`;
 }
 
@@ -61,16 +62,6 @@ export function ciliumResource(policy: CiliumPolicy): ResourceRef {
 export function endpointsOf(scenario: Scenario, engine: CiliumEngine, spec: CiliumSpec, direction: Direction): Workload[] {
   const si = engine.specs.indexOf(spec);
   return scenario.cluster.workloads.filter((w) => engine.applies(w) && engine.factsOf(w).selectedBy[direction].includes(si));
-}
-
-/** The workloads a spec selects in either direction. */
-export function selectedBy(scenario: Scenario, engine: CiliumEngine, spec: CiliumSpec): Workload[] {
-  const si = engine.specs.indexOf(spec);
-  return scenario.cluster.workloads.filter((w) => {
-    if (!engine.applies(w)) return false;
-    const f = engine.factsOf(w);
-    return f.selectedBy.ingress.includes(si) || f.selectedBy.egress.includes(si);
-  });
 }
 
 /** An engine over other policies, for the same cluster and profile. */

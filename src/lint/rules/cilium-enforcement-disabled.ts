@@ -9,7 +9,7 @@ import type { CiliumEngine } from "../../layers/cilium/index.js";
 import type { Direction, Peer, PolicyRef } from "../../layers/types.js";
 import type { Workload } from "../../model/types.js";
 import { createRule } from "../rule.js";
-import { ciliumEngine, listOf } from "../facts/cilium.js";
+import { ciliumEngine, listOf, policyName } from "../facts/cilium.js";
 
 /** An address outside the cluster, standing for the world. */
 const OUTSIDE: Peer = { kind: "external", ip: "203.0.113.10" };
@@ -20,8 +20,6 @@ function wideOpen(engine: CiliumEngine, w: Workload, d: Direction, peers: readon
   if (!peers.every((p) => engine.allowedConns(w, d, p).isAll())) return { open: false, by: [] };
   return { open: true, by: engine.evaluate(w, d, OUTSIDE, { protocol: "TCP", port: 1 }).policies };
 }
-
-const refName = (p: PolicyRef): string => `${p.kind} ${p.namespace ? `${p.namespace}/` : ""}${p.name}`;
 
 export default createRule({
   id: "cilium-enforcement-disabled",
@@ -49,7 +47,7 @@ export default createRule({
         const results = inside.map((w) => wideOpen(engine, w, d, peers));
         if (!results.every((r) => r.open)) continue;
         directions.push(d);
-        for (const r of results) for (const p of r.by) by.add(refName(p));
+        for (const r of results) for (const p of r.by) by.add(policyName(p));
       }
       if (directions.length === 0) continue;
       const manifest = scenario.manifests.find((m) => m.kind === "Namespace" && m.name === ns.name);

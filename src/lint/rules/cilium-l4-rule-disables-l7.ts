@@ -70,7 +70,11 @@ function describePeer(peer: Peer): string {
 function fixFor(l7: L7Port): string | undefined {
   const entries = rawAt(l7.spec.policy, rulePath(l7.spec, l7.rule, "toPorts"));
   if (!Array.isArray(entries)) return undefined;
-  const http = entries.map((e) => (e as { rules?: { http?: unknown } } | null)?.rules?.http).find((h) => Array.isArray(h));
+  type Entry = { ports?: { port?: unknown }[]; rules?: { http?: unknown } } | null;
+  const withHttp = (entries as Entry[]).filter((e) => Array.isArray(e?.rules?.http));
+  // The entry for this very port when there is one; its port may also be a name.
+  const entry = withHttp.find((e) => e?.ports?.some((p) => String(p.port) === String(l7.port))) ?? withHttp[0];
+  const http = entry?.rules?.http;
   if (!http) return undefined;
   return yamlSnippet({ toPorts: [{ ports: [{ port: String(l7.port), protocol: "TCP" }], rules: { http } }] });
 }

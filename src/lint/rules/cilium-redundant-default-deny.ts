@@ -32,7 +32,7 @@ export default createRule({
           if (!spec.defaultDeny[direction]) continue;
           const endpoints = endpointsOf(scenario, engine, spec, direction);
           if (endpoints.length === 0 || !endpoints.every((w) => rest.defaultDeny(w, direction))) continue;
-          const others = [...new Set(endpoints.flatMap((w) => rest.isolatingPolicies(w, direction).map((p) => `${p.kind} ${p.namespace ? `${p.namespace}/` : ""}${p.name}`)))];
+          const others = [...new Set(endpoints.flatMap((w) => rest.isolatingPolicies(w, direction).map(policyName)))];
           const field = spec.hasRules[direction] ? direction : "enableDefaultDeny";
           report({
             messageId: "redundant",
