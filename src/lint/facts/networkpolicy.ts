@@ -74,6 +74,46 @@ export function definesPort(w: Workload, name: string, protocol: Protocol): bool
   return w.ports.some((cp) => cp.name?.toLowerCase() === name.toLowerCase() && cp.protocol === protocol);
 }
 
+/**
+ * Two peer items of one rule, one with only a namespaceSelector and one with only
+ * a podSelector, where the pods the podSelector names live in the selected
+ * namespaces and not in the policy's own: the OR of two items where one item with
+ * both selectors (AND, semantics §1.3 r13) was meant.
+ */
+export interface SplitPeers {
+  direction: Direction;
+  rule: NetworkPolicyRule;
+  namespaceItem: { index: number; peer: PodPeer };
+  podItem: { index: number; peer: PodPeer };
+  /** Every pod the namespace item admits. */
+  namespacePods: Workload[];
+  /** The pods one item with both selectors would admit. */
+  combinedPods: Workload[];
+}
+
+export function splitPeers(scenario: Scenario, p: NetworkPolicy): SplitPeers[] {
+  const out: SplitPeers[] = [];
+  for (const direction of ["ingress", "egress"] as const) {
+    if (!p.policyTypes.has(direction)) continue;
+    for (const rule of p[direction]) {
+      const items = (rule.peers ?? []).flatMap((peer, index) => (peer.type === "pods" ? [{ peer, index }] : []));
+      const namespaceItems = items.filter((x) => x.peer.namespaceSelector && !x.peer.podSelector);
+      const podItems = items.filter((x) => !x.peer.namespaceSelector && namesPods(x.peer));
+      for (const namespaceItem of namespaceItems) {
+        for (const podItem of podItems) {
+          // Pods of the policy's own namespace match the pod item: two items are then a plausible OR.
+          if (peerPods(scenario, p, podItem.peer).length > 0) continue;
+          const combined: PodPeer = { type: "pods", namespaceSelector: namespaceItem.peer.namespaceSelector, podSelector: podItem.peer.podSelector };
+          const combinedPods = peerPods(scenario, p, combined);
+          if (combinedPods.length === 0) continue;
+          out.push({ direction, rule, namespaceItem, podItem, namespacePods: peerPods(scenario, p, namespaceItem.peer), combinedPods });
+        }
+      }
+    }
+  }
+  return out;
+}
+
 /** Up to this many ports, a rule's ports are probed one by one; a wider range is probed on the destination's declared ports. */
 const PROBE_LIMIT = 16;
 
