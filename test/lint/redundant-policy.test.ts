@@ -55,7 +55,7 @@ describe("redundant-policy", () => {
       line: lineOf(text, "name: web-from-frontend") - 3,
     });
     expect(found[0]!.message).toContain("changes nothing for app/web");
-    expect(found[0]!.message).toContain("isolated by app/app-wide");
+    expect(found[0]!.message).toContain("other policies isolate them too (app/app-wide)");
     expect(found[0]!.message).toContain(`app/app-wide ingress[0] (test.yaml:${lineOf(text, "- from:")})`);
   });
 

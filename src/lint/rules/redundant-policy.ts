@@ -12,7 +12,7 @@ export default createRule({
   severity: "warning",
   messages: {
     covered:
-      "NetworkPolicy {{policy}} changes nothing for {{workloads}}: they are isolated by {{isolatedBy}} too, and every connection it allows is already allowed by {{coveredBy}} (policies only add allowances: a narrower policy cannot restrict what another one allows)",
+      "NetworkPolicy {{policy}} changes nothing for {{workloads}}: other policies isolate them too ({{isolatedBy}}), and every connection it allows is already allowed by {{coveredBy}} (policies only add allowances: a narrower policy cannot restrict what another one allows)",
   },
   check({ scenario, report }) {
     for (const { policy, coveredBy, isolatedBy, workloads } of networkPolicyRedundancy(scenario).policies) {
