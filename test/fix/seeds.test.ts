@@ -1,0 +1,82 @@
+/**
+ * Every denied flow of the seed examples (examples/seed-*\/expected.yaml, their
+ * variants included) goes through `palisade fix --write` on a copy of the
+ * example; then `palisade reach`, reading the written files as a user would,
+ * must find the flow allowed. The flows no change can be verified for are
+ * pinned below with the reason the fix gives.
+ */
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { buildVariant, readExpectations, seedExampleDirs, type ExpectedFlow, type Expectations } from "../examples/seed-expectations.js";
+import { palisade } from "../helpers/cli.js";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+/** Flows without a verified fix, by example and flow name, with what the reason must say. */
+const NO_FIX: Record<string, string> = {
+  "seed-egress: the §4.8 NetworkPolicies cut the registered external service too": "cannot match the DNS name zenquotes.io",
+  "seed-egress: the §4.8 NetworkPolicies do restrict the pod without sidecar": "cannot match the DNS name google.com",
+  "seed-kyma-ingress: a client outside the mesh gets 403 outside the public paths": "outside the mesh",
+  "seed-kyma-ingress: a client outside the mesh is refused by jaeger": "outside the mesh",
+  "seed-multitenant: the NetworkPolicies also cut team-a's registered partner API": "cannot match the DNS name payments-api.com",
+  "seed-multitenant: the NetworkPolicies break the nightly report upload": "cannot match the DNS name analytics-api.com",
+};
+
+const copies: string[] = [];
+afterAll(() => {
+  for (const dir of copies) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh copy of the example (or of its variant) that the fix may write into. */
+function copyOf(ex: Expectations, variant: string | undefined): string {
+  const dir = variant ? buildVariant(ROOT, ex, variant) : mkdtempSync(join(tmpdir(), "palisade-fix-"));
+  if (!variant) cpSync(join(ROOT, ex.dir), dir, { recursive: true });
+  copies.push(dir);
+  return dir;
+}
+
+function flowArgs(f: ExpectedFlow): string[] {
+  return [
+    f.from,
+    f.to,
+    ...(f.protocol ? ["--protocol", f.protocol] : []),
+    ...(f.method ? ["--method", f.method] : []),
+    ...(f.path ? ["--path", f.path] : []),
+    ...(f.host ? ["--host", f.host] : []),
+  ];
+}
+
+const examples = seedExampleDirs(ROOT).map((dir) => readExpectations(ROOT, dir));
+const denied = examples.flatMap((ex) => ex.flows.filter((f) => f.verdict === "denied" && !f.pending).map((f) => ({ ex, f, key: `${ex.dir.replace("examples/", "")}: ${f.name}` })));
+
+describe("fix on the seed examples", () => {
+  it("has denied flows to fix, and every pinned flow exists", () => {
+    expect(denied.length).toBeGreaterThan(50);
+    for (const key of Object.keys(NO_FIX)) expect(denied.map((d) => d.key)).toContain(key);
+  });
+
+  for (const { ex, f, key } of denied) {
+    it(`${key}${f.variant ? ` [${f.variant}]` : ""}`, async () => {
+      const dir = copyOf(ex, f.variant);
+      const fix = await palisade(["fix", ...flowArgs(f), "-f", dir, "-o", "json", "--write"]);
+      const result = JSON.parse(fix.stdout) as { verdictBefore: string; verdictAfter: string; changes: unknown[]; noFix: { reason: string } | null };
+      expect(result.verdictBefore).toBe("denied");
+      const reach = JSON.parse((await palisade(["reach", ...flowArgs(f), "-f", dir, "-o", "json"])).stdout) as { verdict: string };
+      if (NO_FIX[key]) {
+        expect(fix.code).toBe(1);
+        expect(result.verdictAfter).toBe("denied");
+        expect(result.noFix!.reason).toContain(NO_FIX[key]);
+        expect(reach.verdict).toBe("denied");
+        return;
+      }
+      expect(fix.code, fix.stderr).toBe(0);
+      expect(result.verdictAfter).toBe("allowed");
+      expect(result.changes.length).toBeGreaterThan(0);
+      // The files as written are what reach reads: the flow is allowed there too.
+      expect(reach.verdict).toBe("allowed");
+    });
+  }
+});
