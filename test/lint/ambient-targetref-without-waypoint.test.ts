@@ -154,6 +154,34 @@ spec:
     expect(lint(await scenarioFromYaml(base(ambient) + policy(refs)), [rule])).toEqual([]);
   });
 
+  describe("a Gateway target", () => {
+    const gatewayRef = `  - kind: Gateway\n    group: gateway.networking.k8s.io\n    name: waypoint\n`;
+
+    it("reports a waypoint that nothing in its namespace uses", async () => {
+      const text = base(ambient) + policy(gatewayRef) + waypoint("service");
+      const findings = lint(await scenarioFromYaml(text), [rule]);
+      expect(findings).toHaveLength(1);
+      expect(findings[0]).toMatchObject({ resource: { name: "api-in" }, workloads: [], line: lineOf(text, "  - kind: Gateway") });
+      expect(findings[0]!.message).toContain("targets waypoint app/waypoint, but no Service, ServiceEntry, pod or namespace of the input uses it");
+      expect(findings[0]!.fix).toContain("istio.io/use-waypoint: waypoint");
+    });
+
+    it("does not report once the namespace uses the waypoint", async () => {
+      const text = base(`${ambient}\n    istio.io/use-waypoint: waypoint`) + policy(gatewayRef) + waypoint("service");
+      expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
+    });
+
+    it("does not report once the Service uses the waypoint", async () => {
+      expect(lint(await scenarioFromYaml(base(ambient, useWaypoint) + policy(gatewayRef) + waypoint("service")), [rule])).toEqual([]);
+    });
+
+    it("does not report a waypoint that admits other namespaces (their objects may not be in the input)", async () => {
+      const text = base(ambient) + policy(gatewayRef) + waypoint("service").replace("    protocol: HBONE\n", "    protocol: HBONE\n    allowedRoutes:\n      namespaces:\n        from: All\n");
+      expect(text).toContain("from: All");
+      expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
+    });
+  });
+
   it("does not report selector policies", async () => {
     const text = (base(ambient) + policy(serviceRef)).replace(`  targetRefs:\n${serviceRef}`, "  selector:\n    matchLabels: {app: api}\n");
     expect(text).not.toContain("targetRefs");
