@@ -155,3 +155,40 @@ export function listed(items: readonly string[]): string {
   if (items.length <= 1) return items.join("");
   return `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}`;
 }
+
+/** The pod spec of a workload's manifest (a CronJob's job template, a controller's template, a Pod's own). */
+function podSpecOf(w: Workload): Record<string, unknown> {
+  const raw = w.manifest.raw as { spec?: Record<string, any> };
+  const spec = w.manifest.kind === "Pod" ? raw.spec : w.manifest.kind === "CronJob" ? raw.spec?.jobTemplate?.spec?.template?.spec : raw.spec?.template?.spec;
+  return spec && typeof spec === "object" ? (spec as Record<string, unknown>) : {};
+}
+
+/** Every string a workload's containers are started with: env values, command and args. */
+function startupStrings(w: Workload): string[] {
+  const spec = podSpecOf(w);
+  const containers = ["containers", "initContainers"].flatMap((k) => (Array.isArray(spec[k]) ? (spec[k] as unknown[]) : []));
+  const out: string[] = [];
+  for (const c of containers) {
+    if (!c || typeof c !== "object") continue;
+    const { env, command, args } = c as { env?: unknown; command?: unknown; args?: unknown };
+    if (Array.isArray(env)) for (const e of env) if (e && typeof (e as { value?: unknown }).value === "string") out.push((e as { value: string }).value);
+    for (const list of [command, args]) if (Array.isArray(list)) for (const s of list) if (typeof s === "string") out.push(s);
+  }
+  return out;
+}
+
+const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/**
+ * Where a workload's env, command or args name a Service by its DNS name
+ * (`name.ns`, `name.ns.svc`, `name.ns.svc.cluster.local`), with the port the URL
+ * gives, if any. Short names are left out: they are too common to tell apart.
+ */
+export function serviceNamedBy(w: Workload, s: Service): { text: string; port: number | undefined } | undefined {
+  const pattern = new RegExp(`(?<![A-Za-z0-9.-])${escape(s.name)}\\.${escape(s.namespace)}(?:\\.svc(?:\\.cluster\\.local)?)?(?::(\\d+))?(?![A-Za-z0-9.-])`);
+  for (const text of startupStrings(w)) {
+    const m = pattern.exec(text);
+    if (m) return { text: m[0], port: m[1] !== undefined ? Number(m[1]) : undefined };
+  }
+  return undefined;
+}
