@@ -79,7 +79,7 @@ describe("istio-identity-rule-plaintext-clients", () => {
       workloads: ["shop/api", "shop/cron"],
       line: lineOf(text, "  - from:"),
     });
-    expect(findings[0]!.message).toContain("shop/cron reach shop/api on container port 8080 in plaintext");
+    expect(findings[0]!.message).toContain("shop/cron reaches shop/api on container port 8080 in plaintext");
     expect(findings[0]!.message).toContain("needs namespaces");
     expect(findings[0]!.fix).toContain("sidecar.istio.io/inject");
   });
@@ -88,7 +88,7 @@ describe("istio-identity-rule-plaintext-clients", () => {
     const text = shop + cronWithoutSidecar + policy("DENY", `notNamespaces: ["shop"]`);
     const findings = lint(await scenarioFromYaml(text), [rule]);
     expect(findings).toHaveLength(1);
-    expect(findings[0]!.message).toContain("denies peers outside notNamespaces");
+    expect(findings[0]!.message).toContain("denies every peer outside the identities its notNamespaces lists");
     expect(findings[0]!.line).toBe(lineOf(text, "  - from:"));
   });
 

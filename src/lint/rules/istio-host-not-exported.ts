@@ -155,7 +155,7 @@ export default createRule({
   severity: "error",
   messages: {
     sidecarImport:
-      "{{kind}} {{object}} is exported only to {{exportTo}}, not to {{namespaces}}, but Sidecar {{sidecar}} imports {{import}} ({{ref}}): {{workloads}} do not have {{host}} in their registry, so their calls to it are {{effect}}",
+      "{{kind}} {{object}} is exported only to {{exportTo}}, not to {{namespaces}}, but Sidecar {{sidecar}} imports {{import}} ({{ref}}): the sidecars of {{workloads}} do not have {{host}} in their registry, so their calls to it are {{effect}}",
     route:
       "{{kind}} {{object}} is exported only to {{exportTo}}, not to {{namespaces}}, but {{referrer}} sends traffic to {{host}} ({{ref}}): the proxies of {{workloads}} do not know the host, so requests on that route get HTTP 503 (cluster not found)",
     destinationRule:

@@ -72,9 +72,9 @@ export default createRule({
   severity: "error",
   messages: {
     allowNeverMatches:
-      "{{clients}} reach {{destinations}} on container port {{port}} in plaintext, without a sidecar, and rules[{{rule}}] of {{policy}} needs {{fields}}, which only an mTLS peer has: it never matches them, so they are refused, though with a sidecar their identity would be admitted",
+      "{{clients}} {{reach}} {{destinations}} on container port {{port}} in plaintext, without a sidecar, and rules[{{rule}}] of {{policy}} needs {{fields}}, which only an mTLS peer has: it never matches them, so they are refused, though with a sidecar their identity would be admitted",
     denyAlwaysMatches:
-      "{{clients}} reach {{destinations}} on container port {{port}} in plaintext, without a sidecar, and rules[{{rule}}] of {{policy}} denies peers outside {{fields}}: a plaintext client has no identity, so it is refused, though with a sidecar its identity would be admitted",
+      "{{clients}} {{reach}} {{destinations}} on container port {{port}} in plaintext, without a sidecar, and rules[{{rule}}] of {{policy}} denies every peer outside the identities its {{fields}} lists: a plaintext client has no identity, so they are refused, though with a sidecar their identity would be admitted",
   },
   check({ scenario, report }) {
     const mesh = scenario.mesh;
@@ -118,6 +118,7 @@ export default createRule({
         messageId: r.policy.action === "DENY" ? "denyAlwaysMatches" : "allowNeverMatches",
         data: {
           clients: listed(shown),
+          reach: clientIds.length === 1 ? "reaches" : "reach",
           destinations: listed([...r.destinations]),
           port: r.port,
           rule: r.rule.index,
