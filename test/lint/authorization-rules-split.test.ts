@@ -143,6 +143,51 @@ describe("authorization-rules-split", () => {
     expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
   });
 
+  it("reports the split of a policy a waypoint enforces (targetRefs), with mesh callers only", async () => {
+    const ambientSetup = base.replaceAll("istio-injection: enabled", "istio.io/dataplane-mode: ambient").replace(
+      "  name: shop\n  labels:\n",
+      "  name: shop\n  labels:\n    istio.io/use-waypoint: waypoint\n",
+    );
+    const extra = `apiVersion: v1
+kind: Service
+metadata:
+  name: api
+  namespace: shop
+spec:
+  selector: {app: api}
+  ports:
+  - name: http
+    port: 80
+    targetPort: 8080
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: waypoint
+  namespace: shop
+  labels:
+    istio.io/waypoint-for: service
+spec:
+  gatewayClassName: istio-waypoint
+  listeners:
+  - name: mesh
+    port: 15008
+    protocol: HBONE
+---
+`;
+    const rules = `  - from:\n    - source:\n        namespaces: ["front"]\n  - to:\n    - operation:\n        methods: ["GET"]\n`;
+    const text = ambientSetup + extra + policy("ALLOW", rules).replace("  selector:\n    matchLabels: {app: api}\n", '  targetRefs:\n  - kind: Service\n    group: ""\n    name: api\n');
+    expect(text).toContain("targetRefs");
+    const findings = lint(await scenarioFromYaml(text), [rule]);
+    expect(findings).toHaveLength(1);
+    const f = findings[0]!;
+    expect(f.workloads).toEqual(["shop/api"]);
+    expect(f.message).toContain("rules[1] (to only) admits every source on methods GET (shop/batch is admitted to GET / on port 8080");
+    expect(f.message).toContain("rules[0] (from only) admits namespaces front on every port and path (front/web is admitted to POST /admin on port 8080 of shop/api)");
+    expect(f.message).not.toContain("outside client");
+    expect(f.message).not.toContain("9090");
+  });
+
   describe("on seed-kyma-ingress (guide §3.4, the pod-level policy)", () => {
     const dir = join(import.meta.dirname, "..", "..", "examples", "seed-kyma-ingress");
     const read = (f: string): string => readFileSync(join(dir, f), "utf8");

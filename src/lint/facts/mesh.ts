@@ -125,19 +125,37 @@ export function evaluatePolicies(scenario: Scenario, policies: readonly Authoriz
 }
 
 /**
- * Whether the destination's proxy runs an HTTP filter chain on a container port
- * (Istio protocol selection by the container port's or a selecting Service port's
- * name or appProtocol); ztunnel never does.
+ * Whether the enforcing proxy runs an HTTP filter chain for a container port of the
+ * destination (Istio protocol selection by the container port's or a selecting Service
+ * port's name or appProtocol). ztunnel never does.
  */
-export function portSpeaksHttp(scenario: Scenario, w: Workload, port: number, mode: MeshMode): boolean {
-  if (mode === "ambient") return false;
+export function portSpeaksHttp(scenario: Scenario, w: Workload, port: number, point: EnforcementPoint): boolean {
+  if (point.kind === "ztunnel") return false;
+  const mode: MeshMode = point.kind === "sidecar" && point.gateway ? "gateway" : "sidecar";
   if (speaksHttpByName(w.ports.find((p) => p.port === port && p.protocol === "TCP")?.name, mode)) return true;
-  return scenario.cluster.services.some(
-    (s) =>
-      s.namespace === w.namespace &&
-      serviceBackends(scenario, s).includes(w) &&
-      s.ports.some((sp) => sp.protocol === "TCP" && resolveTargetPort(sp, w) === port && (speaksHttpByName(sp.appProtocol, mode) || speaksHttpByName(sp.name, mode))),
+  return servicesOf(scenario, w).some((s) =>
+    s.ports.some((sp) => sp.protocol === "TCP" && resolveTargetPort(sp, w) === port && (speaksHttpByName(sp.appProtocol, mode) || speaksHttpByName(sp.name, mode))),
   );
+}
+
+/**
+ * For a policy attached with targetRefs to Services, the pods behind each Service a
+ * waypoint serves, enforced at that waypoint (semantics.md §5.5 r16). Services no
+ * waypoint serves give none (ambient-targetref-without-waypoint reports them).
+ */
+export function waypointBoundWorkloads(scenario: Scenario, p: AuthorizationPolicy): BoundWorkload[] {
+  const mesh = scenario.mesh;
+  if (!mesh) return [];
+  const out: BoundWorkload[] = [];
+  for (const ref of p.targetRefs) {
+    if (ref.kind !== "Service" || (ref.group !== "" && ref.group !== "core")) continue;
+    const svc = scenario.cluster.services.find((s) => s.namespace === p.namespace && s.name === ref.name);
+    const wp = svc ? mesh.waypoints.forService(serviceTarget(svc)).waypoint : null;
+    if (!svc || !wp) continue;
+    const point: EnforcementPoint = { kind: "waypoint", waypoint: { namespace: wp.namespace, name: wp.name }, service: { namespace: svc.namespace, name: svc.name, kind: "Service" } };
+    for (const w of serviceBackends(scenario, svc)) out.push({ workload: w, mode: mesh.membership(w).mode, point });
+  }
+  return out;
 }
 
 /** A value an Istio string match (`exact`, `prefix*`, `*suffix`, `*`, path templates) accepts, for building a sample request. */

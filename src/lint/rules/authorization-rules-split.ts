@@ -9,8 +9,9 @@ import { stringify } from "yaml";
 import { OPERATION_FIELDS, SOURCE_FIELDS, type AuthorizationPolicy, type AuthzRequest, type AuthzRule, type HttpAttributes } from "../../layers/istio/authorization.js";
 import { parseIdentity, parsePortString } from "../../layers/istio/strings.js";
 import type { Workload } from "../../model/types.js";
+import { resolveTargetPort } from "../../path/index.js";
 import type { Scenario } from "../../analysis/scenario.js";
-import { authorizationManifest, boundWorkloads, evaluatePolicies, portSpeaksHttp, sampleMatching, type BoundWorkload } from "../facts/mesh.js";
+import { authorizationManifest, boundWorkloads, evaluatePolicies, portSpeaksHttp, sampleMatching, waypointBoundWorkloads, type BoundWorkload } from "../facts/mesh.js";
 import { createRule } from "../rule.js";
 
 /** A TEST-NET-2 address (RFC 5737): a client outside the cluster that no allow-list names. */
@@ -66,13 +67,18 @@ function sourcesMatching(p: AuthorizationPolicy, rule: AuthzRule, trustDomain: s
   return out;
 }
 
-/** Every other workload of the input (one per distinct identity and address), and one outside client. */
+/**
+ * Every other workload of the input (one per distinct identity and address), and one
+ * outside client. Only mesh clients reach a waypoint: the others go straight to the pod.
+ */
 function otherSources(scenario: Scenario, dest: BoundWorkload): SampleSource[] {
   const out: SampleSource[] = [];
   const seen = new Set<string>();
+  const viaWaypoint = dest.point.kind === "waypoint";
   for (const w of scenario.cluster.workloads) {
     if (w === dest.workload) continue;
     const mode = scenario.mesh!.membership(w).mode;
+    if (viaWaypoint && mode === "none") continue;
     const ip = w.ips[0];
     const source = { namespace: w.namespace, serviceAccount: w.serviceAccount || "default", ...(ip ? { ip } : {}), mtls: mode !== "none" };
     const key = JSON.stringify(source);
@@ -80,19 +86,37 @@ function otherSources(scenario: Scenario, dest: BoundWorkload): SampleSource[] {
     seen.add(key);
     out.push({ label: w.id, source });
   }
-  out.push({ label: `an outside client at ${OUTSIDE_CLIENT}`, source: { ip: OUTSIDE_CLIENT, mtls: false } });
+  if (!viaWaypoint) out.push({ label: `an outside client at ${OUTSIDE_CLIENT}`, source: { ip: OUTSIDE_CLIENT, mtls: false } });
   return out;
 }
 
-/** Requests on each port: one matching each `to` operation of the rule, and plain ones (GET /admin and GET /). */
+/** Requests any HTTP service may get, tried besides those the `to` rule names. */
+const PLAIN_REQUESTS: readonly (readonly [string, string])[] = [
+  ["GET", "/admin"],
+  ["GET", "/"],
+  ["POST", "/admin"],
+];
+
+/** Requests on each port: one matching each `to` operation of the rule, and the plain ones. */
 function sampleOperations(scenario: Scenario, dest: BoundWorkload, toRule: AuthzRule): SampleOperation[] {
   const w = dest.workload;
-  const ports = new Set<number>(w.ports.filter((p) => p.protocol === "TCP").map((p) => p.port));
-  for (const t of toRule.to ?? []) for (const v of t.operation.ports) if (parsePortString(v) !== undefined) ports.add(parsePortString(v)!);
+  const ports = new Set<number>();
+  const point = dest.point;
+  if (point.kind === "waypoint") {
+    // A Service's waypoint sees only what is sent to the Service: its target ports.
+    const svc = scenario.cluster.services.find((s) => s.namespace === point.service?.namespace && s.name === point.service?.name);
+    for (const sp of svc?.ports ?? []) {
+      const port = sp.protocol === "TCP" ? resolveTargetPort(sp, w) : undefined;
+      if (port !== undefined) ports.add(port);
+    }
+  } else {
+    for (const p of w.ports) if (p.protocol === "TCP") ports.add(p.port);
+    for (const t of toRule.to ?? []) for (const v of t.operation.ports) if (parsePortString(v) !== undefined) ports.add(parsePortString(v)!);
+  }
   const host = `${w.name}.${w.namespace}`;
   const out: SampleOperation[] = [];
   for (const port of ports) {
-    if (!portSpeaksHttp(scenario, w, port, dest.mode)) {
+    if (!portSpeaksHttp(scenario, w, port, dest.point)) {
       out.push({ port, http: undefined });
       continue;
     }
@@ -107,7 +131,7 @@ function sampleOperations(scenario: Scenario, dest: BoundWorkload, toRule: Authz
         },
       });
     }
-    for (const path of ["/admin", "/"]) out.push({ port, http: { method: "GET", path, host } });
+    for (const [method, path] of PLAIN_REQUESTS) out.push({ port, http: { method, path, host } });
   }
   return out;
 }
@@ -145,7 +169,7 @@ export default createRule({
       const fromRule = p.rules.find(isFromOnly);
       const toRule = p.rules.find(isToOnly);
       if (!fromRule || !toRule) continue;
-      const bound = boundWorkloads(scenario, p);
+      const bound = p.targetRefs.length > 0 ? waypointBoundWorkloads(scenario, p) : boundWorkloads(scenario, p);
       if (bound.length === 0) continue;
       const mergedRule: AuthzRule = { index: Math.min(fromRule.index, toRule.index), line: fromRule.line, from: fromRule.from, to: toRule.to, when: [] };
       const merged: AuthorizationPolicy = { ...p, rules: [...p.rules.filter((r) => r !== fromRule && r !== toRule), mergedRule] };
@@ -157,7 +181,9 @@ export default createRule({
       const distinct = [...new Map(bound.map((b) => [JSON.stringify([b.mode, b.workload.namespace, b.workload.labels, b.workload.ports]), b])).values()];
       for (const dest of distinct) {
         if (widenedByTo && widenedByFrom) break;
-        const sources = [...otherSources(scenario, dest), ...matching];
+        // Every connection a waypoint sees arrives in an mTLS tunnel.
+        const named = dest.point.kind === "waypoint" ? matching.map((m) => ({ ...m, source: { ...m.source, mtls: true } })) : matching;
+        const sources = [...otherSources(scenario, dest), ...named];
         for (const op of sampleOperations(scenario, dest, toRule)) {
           for (const s of sources) {
             if (widenedByTo && widenedByFrom) break;
