@@ -44,7 +44,8 @@ export function unifiedDiff(file: string, before: string, after: string, context
   const ops = lineOps(splitLines(before), splitLines(after));
   const changed = ops.map((o, k) => (o.kind !== " " ? k : -1)).filter((k) => k >= 0);
   if (changed.length === 0) return "";
-  const out = [`--- a/${file}`, `+++ b/${file}`];
+  // Relative paths get git's a/ and b/ prefixes; an absolute path is shown as it is.
+  const out = file.startsWith("/") ? [`--- ${file}`, `+++ ${file}`] : [`--- a/${file}`, `+++ b/${file}`];
   // Group changes whose contexts touch into one hunk.
   let start = 0;
   while (start < changed.length) {

@@ -144,8 +144,9 @@ function apply(ws: Workspace, c: Candidate, request: ReachRequest): Applied | st
 }
 
 /** The ports the connectivity diff evaluates besides the declared ones: the flow's, as each enforcer saw it. */
-function flowPorts(before: ReachResult, after: ReachResult): number[] {
-  const ports = new Set<number>([before.port]);
+function flowPorts(before: ReachResult, after: ReachResult, flow: FlowContext): number[] {
+  // A Service port is not a port of the pods: the container ports behind it come from the hops.
+  const ports = new Set<number>(flow.target.kind === "service" ? [] : [before.port]);
   for (const h of [...before.hops, ...after.hops]) {
     if ((h.step === "ingress" || h.step === "egress" || h.step === "authorization" || h.step === "peer-authentication") && h.wire.port !== HBONE_PORT) ports.add(h.wire.port);
   }
@@ -208,7 +209,7 @@ export function fixFlow(scenario: Scenario, request: ReachRequest, options: FixO
     let chosen = progressing[0]!;
     if (progressing.length > 1) {
       // Several ways through this point: the one that opens (and closes) least, measured on the matrix.
-      const ports = flowPorts(before, chosen.result);
+      const ports = flowPorts(before, chosen.result, flow);
       const measured = progressing.map((t) => {
         const d = connectivityDiff(ws.scenario(), t.workspace.scenario(), ports, before.protocol, flow);
         return { t, cost: d.opened.length + d.closed.length, d };
@@ -229,7 +230,7 @@ export function fixFlow(scenario: Scenario, request: ReachRequest, options: FixO
   out.verdictAfter = current.verdict;
   out.blockedAfter = current.blockedBy;
   if (applied.length > 0) {
-    const d = connectivityDiff(scenario, ws.scenario(), flowPorts(before, current), before.protocol, flow);
+    const d = connectivityDiff(scenario, ws.scenario(), flowPorts(before, current, flow), before.protocol, flow);
     out.opened = d.opened;
     out.closed = d.closed;
   }

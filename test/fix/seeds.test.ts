@@ -80,3 +80,21 @@ describe("fix on the seed examples", () => {
     });
   }
 });
+
+describe("fix on the ambient NetworkPolicy seed", () => {
+  it("opens HBONE for the mesh client and shows that every application port opens with it", async () => {
+    const ex = examples.find((e) => e.dir === "examples/seed-ambient-networkpolicy")!;
+    const dir = copyOf(ex, "before-15008");
+    const r = await palisade(["fix", "apps/frontend", "svc:apps/my-app:80", "-f", dir, "-o", "json"]);
+    expect(r.code).toBe(0);
+    const json = JSON.parse(r.stdout);
+    expect(json.changes).toHaveLength(1);
+    expect(json.changes[0]).toMatchObject({ layer: "networkpolicy", workload: "apps/my-app", action: "edit", name: "my-app-ingress" });
+    expect(json.changes[0].diff).toContain("+          port: 15008");
+    expect(json.opened).toEqual([
+      { from: "apps/frontend", to: "apps/my-app", port: 8080, protocol: "TCP", requested: true },
+      { from: "apps/frontend", to: "apps/my-app", port: 9090, protocol: "TCP", requested: false },
+    ]);
+    expect(json.closed).toEqual([]);
+  });
+});
