@@ -87,6 +87,22 @@ describe("istio-serviceentry-none-without-addresses", () => {
     expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
   });
 
+  it("does not report when the sidecars capture DNS (the entry gets an automatic address)", async () => {
+    const meshConfig = `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: istio
+  namespace: istio-system
+data:
+  mesh: |
+    defaultConfig:
+      proxyMetadata:
+        ISTIO_META_DNS_CAPTURE: "true"
+---
+`;
+    expect(lint(await scenarioFromYaml(meshConfig + shop("REGISTRY_ONLY") + entry(`  resolution: NONE\n${tcpPort}`)), [rule])).toEqual([]);
+  });
+
   it("does not report other resolutions", async () => {
     const text = shop("REGISTRY_ONLY") + entry(`  resolution: DNS\n${tcpPort}`);
     expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
