@@ -26,7 +26,7 @@ export default createRule({
   },
   check({ scenario, report }) {
     const mesh = scenario.mesh;
-    // With the sidecar's DNS proxy, istiod gives such an entry an automatic address to bind to.
+    // With the sidecar's DNS proxy, such an entry may get an automatically allocated address to bind to: not reported.
     if (!mesh || mesh.settings.dnsCapture) return;
     for (const e of mesh.registry.entries) {
       if (e.resolution !== "NONE" || e.addresses.length > 0) continue;
