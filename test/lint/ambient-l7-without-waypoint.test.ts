@@ -1,7 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
+import { traceFlow } from "../../src/path/index.js";
+import type { Scenario } from "../../src/analysis/scenario.js";
 import rule from "../../src/lint/rules/ambient-l7-without-waypoint.js";
-import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
+import { lineOf, scenarioFromYaml, workload } from "../helpers/cluster.js";
+
+/** What the wire path says of a GET from app/client to api:8080: the rule's message must agree with it. */
+function clientToApi(s: Scenario): string {
+  const [path] = traceFlow(s, { kind: "workload", workload: workload(s, "app/client") }, { kind: "workload", workload: workload(s, "app/api") }, { protocol: "TCP", port: 8080 }, { method: "GET", path: "/" });
+  return path!.blocked ? `denied at ${path!.blocked.step} by ${path!.blocked.proxy}` : "allowed";
+}
 
 const base = (nsLabels: string) => `apiVersion: v1
 kind: Namespace
@@ -28,6 +36,22 @@ spec:
         ports:
         - name: http
           containerPort: 8080
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: client
+  namespace: app
+spec:
+  selector:
+    matchLabels: {app: client}
+  template:
+    metadata:
+      labels: {app: client}
+    spec:
+      containers:
+      - name: client
+        image: client
 ---
 apiVersion: v1
 kind: Service
@@ -82,7 +106,10 @@ const getOnly = `  - to:
 describe("ambient-l7-without-waypoint", () => {
   it("reports an ALLOW rule with methods on an ambient workload without a waypoint", async () => {
     const text = base(ambient) + policy("ALLOW", getOnly);
-    const findings = lint(await scenarioFromYaml(text), [rule]);
+    const scenario = await scenarioFromYaml(text);
+    const findings = lint(scenario, [rule]);
+    // Even the GET the policy means to allow is refused by the ztunnel.
+    expect(clientToApi(scenario)).toBe("denied at authorization by ztunnel");
     expect(findings).toHaveLength(1);
     const f = findings[0]!;
     expect(f).toMatchObject({
@@ -110,13 +137,17 @@ describe("ambient-l7-without-waypoint", () => {
 
   it("reports a DENY rule with methods and ports as a wider deny", async () => {
     const rules = `  - to:\n    - operation:\n        methods: ["POST"]\n        ports: ["8080"]\n`;
-    const findings = lint(await scenarioFromYaml(base(ambient) + policy("DENY", rules)), [rule]);
+    const scenario = await scenarioFromYaml(base(ambient) + policy("DENY", rules));
+    const findings = lint(scenario, [rule]);
+    expect(clientToApi(scenario)).toBe("denied at authorization by ztunnel");
     expect(findings.map((f) => f.message)).toEqual([expect.stringContaining("denies every connection that matches the rest of the rule")]);
   });
 
   it("reports a DENY rule with methods only as denying nothing", async () => {
     const text = base(ambient) + policy("DENY", `  - to:\n    - operation:\n        methods: ["POST"]\n`);
-    const findings = lint(await scenarioFromYaml(text), [rule]);
+    const scenario = await scenarioFromYaml(text);
+    const findings = lint(scenario, [rule]);
+    expect(clientToApi(scenario)).toBe("allowed");
     expect(findings.map((f) => f.message)).toEqual([expect.stringContaining("so it denies nothing")]);
   });
 
