@@ -113,6 +113,28 @@ spec:
     expect(lint(await scenarioFromYaml(base + ordersService(onlyOwnNamespace) + sidecar("orders/*")), [rule])).toEqual([]);
   });
 
+  it("reports a mesh VirtualService routing to a host its namespace does not see", async () => {
+    const vs = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: orders-route
+  namespace: shop
+spec:
+  hosts: [orders.shop.example]
+  http:
+  - route:
+    - destination:
+        host: orders.orders.svc.cluster.local
+---
+`;
+    const text = base + ordersService(onlyOwnNamespace) + vs;
+    const findings = lint(await scenarioFromYaml(text), [rule]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({ resource: { kind: "Service", name: "orders" }, workloads: ["shop/api"], line: lineOf(text, "networking.istio.io/exportTo") });
+    expect(findings[0]!.message).toContain(`VirtualService shop/orders-route sends traffic to orders.orders.svc.cluster.local (test.yaml:${lineOf(text, "host: orders.orders.svc.cluster.local")})`);
+    expect(lint(await scenarioFromYaml(base + ordersService("") + vs), [rule])).toEqual([]);
+  });
+
   it("reports a DestinationRule in a namespace that does not see its host", async () => {
     const dr = `apiVersion: networking.istio.io/v1
 kind: DestinationRule

@@ -115,6 +115,61 @@ describe("istio-ipblocks-behind-cluster-snat", () => {
     expect(findings[0]!.message).toContain("the answer for that node address");
   });
 
+  it("reports a sidecar workload published by a NodePort Service", async () => {
+    const text = `${node("10.0.1.5")}apiVersion: v1
+kind: Namespace
+metadata:
+  name: shop
+  labels: {istio-injection: enabled}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  namespace: shop
+spec:
+  selector:
+    matchLabels: {app: api}
+  template:
+    metadata:
+      labels: {app: api}
+    spec:
+      containers:
+      - name: api
+        image: api
+        ports:
+        - {name: http, containerPort: 8080}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: api
+  namespace: shop
+spec:
+  type: NodePort
+  selector: {app: api}
+  ports:
+  - {name: http, port: 80, targetPort: 8080}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: partners
+  namespace: shop
+spec:
+  action: ALLOW
+  rules:
+  - when:
+    - key: source.ip
+      values: ["192.0.2.0/24"]
+`;
+    const findings = lint(await scenarioFromYaml(text), [rule]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({ resource: { name: "partners" }, workloads: ["shop/api"], line: lineOf(text, "values: [") });
+    expect(findings[0]!.message).toContain("matches clients by when source.ip");
+    expect(findings[0]!.message).toContain("refused (e.g. 192.0.2.0");
+  });
+
   it("does not report with externalTrafficPolicy Local", async () => {
     expect(lint(await scenarioFromYaml(node("10.0.1.5") + gateway(lb("Local")) + policy("ALLOW", office)), [rule])).toEqual([]);
   });
