@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { AMB_OTHER, authz, meshText, WAYPOINT } from "../path/mesh-fixture.js";
 import { changedLines, deployment, fixYaml, namespace } from "./helpers.js";
 
 const injected = { "istio-injection": "enabled" };
@@ -138,5 +139,28 @@ ${hosts}`;
     const c = r.changes[0]!;
     expect(c).toMatchObject({ layer: "istio-egress", action: "edit", kind: "Sidecar", name: "default" });
     expect(changedLines(c.diff!)).toEqual({ added: ["    - shop/api.shop.svc.cluster.local"], removed: [] });
+  });
+});
+
+describe("fix at a waypoint", () => {
+  it("adds the client's principal to the targetRefs policy of the Service, enforced with the client's identity", async () => {
+    const onlyClient = authz("amb", "reviews-clients", "  targetRefs: [{kind: Service, group: '', name: reviews}]\n  action: ALLOW\n  rules:\n  - from:\n    - source: {principals: [cluster.local/ns/amb/sa/client]}");
+    const text = meshText(WAYPOINT, AMB_OTHER, onlyClient);
+    const r = await fixYaml(text, { from: "amb/other", to: "svc:amb/reviews:80" });
+    expect(r.blockedBefore).toMatchObject({ layer: "istio-authorization", workload: "amb/waypoint" });
+    expect(r.verdictAfter).toBe("allowed");
+    expect(r.changes).toHaveLength(1);
+    expect(r.changes[0]).toMatchObject({ action: "edit", kind: "AuthorizationPolicy", name: "reviews-clients", workload: "amb/waypoint" });
+    const { added, removed } = changedLines(r.changes[0]!.diff!);
+    expect(removed).toEqual([]);
+    expect(added.join("\n")).toContain("cluster.local/ns/amb/sa/other");
+  });
+
+  it("creates a policy attached to the Service when the waypoint's policy applies to the whole Gateway", async () => {
+    const gatewayWide = authz("amb", "waypoint-clients", "  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]\n  action: ALLOW\n  rules:\n  - from:\n    - source: {principals: [cluster.local/ns/amb/sa/client]}");
+    const r = await fixYaml(meshText(WAYPOINT, AMB_OTHER, gatewayWide), { from: "amb/other", to: "svc:amb/reviews:80" });
+    expect(r.verdictAfter).toBe("allowed");
+    expect(r.changes[0]).toMatchObject({ action: "create", kind: "AuthorizationPolicy", namespace: "amb" });
+    expect(r.changes[0]!.yaml).toContain("targetRefs:\n    - kind: Service\n      group: \"\"\n      name: reviews");
   });
 });
