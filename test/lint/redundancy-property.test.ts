@@ -34,9 +34,12 @@ const pod = (ns: string, name: string, labels: Record<string, string>, ports: ob
   status,
 });
 
-/** `http` is 8080 on one pod and 9090 on another; one pod runs in the host network. */
+/**
+ * `http` is 8080 on one pod and 9090 on another; one pod has two addresses (an ipBlock can
+ * hold one without the other); one pod runs in the host network.
+ */
 const PODS = [
-  pod("ns-a", "p1", { app: "a" }, [{ name: "http", containerPort: 8080 }], { podIP: "10.1.0.5", hostIP: "192.168.0.1" }),
+  pod("ns-a", "p1", { app: "a" }, [{ name: "http", containerPort: 8080 }], { podIP: "10.1.0.5", podIPs: [{ ip: "10.1.0.5" }, { ip: "10.2.0.9" }], hostIP: "192.168.0.1" }),
   pod("ns-a", "p2", { app: "b" }, [{ name: "http", containerPort: 9090 }, { name: "dns", containerPort: 53, protocol: "UDP" }], { podIP: "10.2.0.7", hostIP: "192.168.0.2" }),
   pod("ns-b", "p3", { app: "a" }, [{ name: "http", containerPort: 8080 }], { podIP: "10.1.3.9", hostIP: "192.168.0.1" }),
   pod("ns-b", "p4", { app: "c" }, [], { hostIP: "192.168.0.2" }, true),
@@ -111,7 +114,7 @@ function render(policies: readonly GeneratedPolicy[]): string {
 
 /** Addresses on both sides of every CIDR edge (blocks and excepts), and the workloads' own. */
 function probeAddresses(): string[] {
-  const out = new Set<string>(["0.0.0.0", "255.255.255.255", "::", "2001:db8::1", "10.1.0.5", "10.2.0.7", "10.1.3.9", "192.168.0.1", "192.168.0.2"]);
+  const out = new Set<string>(["0.0.0.0", "255.255.255.255", "::", "2001:db8::1", "10.1.0.5", "10.2.0.9", "10.2.0.7", "10.1.3.9", "192.168.0.1", "192.168.0.2"]);
   for (const b of IP_BLOCKS) {
     for (const cidr of [b.cidr, ...(b.except ?? [])]) {
       const { family, network, prefix } = parseCidr(cidr);

@@ -235,4 +235,20 @@ describe("redundant-rule", () => {
     expect(found.map((f) => [f.resource.name, f.line])).toEqual([["web-both", lineOf(text, "- to:")]]);
     expect(found[0]!.fix).toBe("policyTypes:\n  - Ingress\n  - Egress\negress: []\n");
   });
+
+  it("looks at each address of a workload with several pods: an ipBlock may hold one pod and not the others", async () => {
+    const pod = (name: string, labels: string, http: number, ips: string[]) =>
+      `apiVersion: v1\nkind: Pod\nmetadata:\n  name: ${name}\n  namespace: app\n  labels: ${labels}\nspec:\n  containers:\n  - name: c\n    image: c\n    ports:\n    - {name: http, containerPort: ${http}}\nstatus:\n  podIPs:\n${ips.map((ip) => `  - {ip: ${ip}}`).join("\n")}\n---\n`;
+    const pods = pod("web", "{app: web}", 80, ["10.9.0.1"]) + pod("q", "{app: q}", 9090, ["10.1.0.7"]);
+    const spec = "  egress:\n  - to:\n    - podSelector: {matchLabels: {app: q}}\n    ports:\n    - port: http\n  - to:\n    - ipBlock: {cidr: 10.1.0.0/16}\n    ports:\n    - port: http\n";
+    // With q alone, the ipBlock rule admits q's http, which egress[0] admits too.
+    const single = pods + policy("web-out", "{matchLabels: {app: web}}", spec);
+    expect((await findings(single)).map((f) => f.line)).toEqual([lineOf(single, "- to:", 2)]);
+    // multi has one address inside 10.1.0.0/16 and one outside: the ipBlock admits that pod's 8080, which
+    // nothing else does, so it stays; egress[0] is the one that adds nothing.
+    const multi = pods + pod("multi", "{app: multi}", 8080, ["10.1.0.5", "10.2.0.9"]) + policy("web-out", "{matchLabels: {app: web}}", spec);
+    const found = await findings(multi);
+    expect(found.map((f) => f.line)).toEqual([lineOf(multi, "- to:", 1)]);
+    expect(found[0]!.message).toContain("egress[0] adds nothing");
+  });
 });

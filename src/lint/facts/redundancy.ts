@@ -126,20 +126,25 @@ class DirectionCoverage {
     return this.selecting[endpointClass]!;
   }
 
+  /**
+   * The layer's own peer matching (peer groups, the CNI's reading of ipBlock, host-network
+   * peers). It is private to the layer, hence the element access.
+   */
+  private matches(site: RuleSite, peer: Peer): boolean {
+    const match: RuleMatcher = (r, p, x) => this.layer["ruleMatchesPeer"](r, p, x);
+    return match(site.rule, site.policy, peer);
+  }
+
   private matchedBy(site: RuleSite): Uint8Array | null {
-    const { rule, policy } = site;
-    let m = this.matched.get(rule);
+    let m = this.matched.get(site.rule);
     if (m === undefined) {
-      if (!rule.peers) m = null;
+      if (!site.rule.peers) m = null;
       else {
-        // The layer's own matching (peer groups, the CNI's reading of ipBlock, host-network peers);
-        // it is private to the layer, hence the element access.
-        const matches: RuleMatcher = (r, p, peer) => this.layer["ruleMatchesPeer"](r, p, peer);
         const row = new Uint8Array(this.peerReps.length);
-        this.peerReps.forEach((rep, k) => (row[k] = matches(rule, policy, { kind: "workload", workload: this.workloads[rep]! }) ? 1 : 0));
+        this.peerReps.forEach((rep, k) => (row[k] = this.matches(site, { kind: "workload", workload: this.workloads[rep]! }) ? 1 : 0));
         m = row;
       }
-      this.matched.set(rule, m);
+      this.matched.set(site.rule, m);
     }
     return m;
   }
@@ -164,6 +169,20 @@ class DirectionCoverage {
     return d.verdict === "allow" && d.policies.length === 0;
   }
 
+  /** Whether the `others` that match a peer (per `matches`) allow all of `allowed` there; the overlapping ones go to `overlapping`. */
+  private covered(allowed: ConnSet, others: readonly RuleSite[], matches: (o: RuleSite) => boolean, dest: Workload | undefined, overlapping: Set<RuleSite>): boolean {
+    let covered = ConnSet.none();
+    for (const o of others) {
+      if (!matches(o)) continue;
+      const common = this.ports(o.rule, dest).intersect(allowed);
+      if (common.isEmpty()) continue;
+      overlapping.add(o);
+      covered = covered.union(common);
+      if (allowed.isSubsetOf(covered)) return true;
+    }
+    return false;
+  }
+
   /**
    * Whether `site` allows, at endpoint class `endpointClass`, a connection none of
    * `others` allows; the others that overlap what it allows are added to `overlapping`.
@@ -182,17 +201,28 @@ class DirectionCoverage {
       const allowed = this.ports(site.rule, dest);
       if (allowed.isEmpty() || this.exempt(endpoint, peer)) continue;
       allowsAny = true;
-      let covered = ConnSet.none();
-      for (const o of others) {
+      const matches = (o: RuleSite): boolean => {
         const m = this.matchedBy(o);
-        if (m && !m[k]) continue;
-        const common = this.ports(o.rule, dest).intersect(allowed);
-        if (common.isEmpty()) continue;
-        overlapping.add(o);
-        covered = covered.union(common);
-        if (allowed.isSubsetOf(covered)) break;
+        return !m || m[k] === 1;
+      };
+      if (!this.covered(allowed, others, matches, dest, overlapping)) return { adds: true, allowsAny };
+    }
+
+    // One pod of a workload with several addresses, seen by its address: an ipBlock may hold it
+    // without holding the others. Only an egress rule with a port name can then allow more there
+    // than at the same address outside the input (checked below).
+    if (!ingress && site.rule.peers?.some((p) => p.type === "ipBlock") && site.rule.ports?.some((p) => typeof p.port === "string")) {
+      for (const w of this.workloads) {
+        if (w.hostNetwork || w.ips.length < 2) continue;
+        for (const ip of w.ips) {
+          const peer: Peer = { kind: "workload", workload: w, ip };
+          if (!this.matches(site, peer)) continue;
+          const allowed = this.ports(site.rule, w);
+          if (allowed.isEmpty()) continue;
+          allowsAny = true;
+          if (!this.covered(allowed, others, (o) => this.matches(o, peer), w, overlapping)) return { adds: true, allowsAny };
+        }
       }
-      if (!allowed.isSubsetOf(covered)) return { adds: true, allowsAny };
     }
 
     // Outside the workloads there is no pod to resolve a named port on, except the endpoint itself on ingress.
@@ -203,15 +233,7 @@ class DirectionCoverage {
       const allowed = this.ports(site.rule, dest);
       if (!allowed.isEmpty()) {
         allowsAny = true;
-        let covered = ConnSet.none();
-        for (const o of others) {
-          if (o.rule.peers) continue;
-          const common = this.ports(o.rule, dest).intersect(allowed);
-          if (common.isEmpty()) continue;
-          overlapping.add(o);
-          covered = covered.union(common);
-        }
-        if (!allowed.isSubsetOf(covered)) return { adds: true, allowsAny };
+        if (!this.covered(allowed, others, (o) => !o.rule.peers, dest, overlapping)) return { adds: true, allowsAny };
       }
     }
 
