@@ -4,6 +4,7 @@
  * 15012 is blocked: the proxy never gets its configuration nor its certificate.
  * Ambient application pods are not checked: ztunnel talks to istiod for them.
  */
+import type { PolicyRef } from "../../layers/types.js";
 import { traceFlow } from "../../path/index.js";
 import { createRule } from "../rule.js";
 import { policyResource } from "../util.js";
@@ -17,13 +18,14 @@ export default createRule({
     egressBlocked:
       "{{workload}} runs {{proxy}}, which must reach {{istiod}} on TCP {{port}} (xDS and certificates), but {{policy}} drops it at {{workload}}'s egress: the proxy gets no configuration nor certificate and the pod never becomes ready",
     ingressBlocked:
-      "{{workloads}} run{{s}} Istio proxies that must reach {{istiod}} on TCP {{port}} (xDS and certificates), but {{policy}} drops them at istiod's ingress: the proxies get no configuration nor certificate",
+      "The Istio proxies of {{workloads}} must reach {{istiod}} on TCP {{port}} (xDS and certificates), but {{policy}} drops them at istiod's ingress: the proxies get no configuration nor certificate",
   },
   check({ scenario, report }) {
     if (!scenario.mesh) return;
     const cp = controlPlaneTarget(scenario);
     if (!cp) return;
-    const atIngress = new Map<string, { policy: ReturnType<typeof policyResource> & { file: string; line: number; label: string }; workloads: string[] }>();
+    // istiod's ingress policy cuts off many proxies at once: one finding for all of them.
+    const atIngress = new Map<string, { policy: PolicyRef; workloads: string[] }>();
     for (const w of scenario.cluster.workloads) {
       if (w.hostNetwork || cp.pods.includes(w)) continue;
       const proxy = proxyRunBy(scenario, w);
@@ -47,7 +49,7 @@ export default createRule({
         });
       } else {
         const key = `${policy.file}:${policy.line}:${label}`;
-        const entry = atIngress.get(key) ?? { policy: { ...policyResource(policy), file: policy.file, line: policy.line, label }, workloads: [] };
+        const entry = atIngress.get(key) ?? { policy, workloads: [] };
         entry.workloads.push(w.id);
         atIngress.set(key, entry);
       }
@@ -56,8 +58,8 @@ export default createRule({
       const namespaces = [...new Set(workloads.map((id) => id.split("/")[0]!))];
       report({
         messageId: "ingressBlocked",
-        data: { workloads: workloads.join(", "), s: workloads.length === 1 ? "s" : "", istiod: cp.what, port: ISTIOD_XDS_PORT, policy: policy.label },
-        resource: { kind: policy.kind, namespace: policy.namespace, name: policy.name },
+        data: { workloads: workloads.join(", "), istiod: cp.what, port: ISTIOD_XDS_PORT, policy: `${policy.kind} ${policy.namespace}/${policy.name}` },
+        resource: policyResource(policy),
         workloads,
         file: policy.file,
         line: policy.line,
