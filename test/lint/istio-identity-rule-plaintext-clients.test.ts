@@ -122,6 +122,20 @@ spec:
     expect(lint(await scenarioFromYaml(shop + cronWithoutSidecar + strict + policy("ALLOW", `namespaces: ["shop"]`)), [rule])).toEqual([]);
   });
 
+  it("does not report when PeerAuthentication DISABLE strips every identity anyway", async () => {
+    const disable = `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata:
+  name: plaintext
+  namespace: shop
+spec:
+  mtls:
+    mode: DISABLE
+---
+`;
+    expect(lint(await scenarioFromYaml(shop + cronWithoutSidecar + disable + policy("ALLOW", `namespaces: ["shop"]`)), [rule])).toEqual([]);
+  });
+
   it("does not report when a NetworkPolicy already keeps the client out", async () => {
     const deny = `apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy

@@ -16,7 +16,7 @@ import type { IstioMesh } from "../../layers/istio/index.js";
 import type { PolicyRef } from "../../layers/types.js";
 import type { Service, ServicePort, Workload } from "../../model/types.js";
 import { resolveTargetPort, serviceBackends, traceFlow, type FlowTarget, type WirePath } from "../../path/index.js";
-import { authorizationAt, httpAttributes, meshModeOf } from "../../path/mesh.js";
+import { authorizationAt, httpAttributes, meshModeOf, peerAuthenticationAt } from "../../path/mesh.js";
 import { attachedWorkloads, authzResource, enforcedSelectorPolicies, listed } from "../facts/istio.js";
 import { createRule } from "../rule.js";
 
@@ -95,6 +95,8 @@ export default createRule({
           if (!blocked || blocked.step !== "authorization" || blocked.at !== dst.id) continue;
           const port = blocked.wire.port;
           const http = httpAttributes(undefined, t.servicePort, t.service, dst, dstMode, port, []);
+          // Under PeerAuthentication DISABLE even a mesh client arrives without its identity.
+          if (peerAuthenticationAt(mesh, dst, dstMode, port, true)?.connectionMtls === false) continue;
           const withIdentity = authorizationAt(mesh, dst, dstMode, { workload: client, ip: blocked.wire.srcIP ?? undefined, mtls: true }, port, http, blocked.wire.dstIP);
           if (withIdentity.verdict !== "allow") continue;
           // A DENY rule that refuses the missing identity, else the ALLOW rule the identity would match.
