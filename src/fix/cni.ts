@@ -89,7 +89,15 @@ export function cniCandidates(ctx: HopContext): Candidate[] | NoFix {
     NetworkPolicy: typeof k8s === "string" ? k8s : { [direction === "ingress" ? "from" : "to"]: [k8s], ports: [{ protocol: conn.protocol, port: conn.port }] },
     Cilium: typeof cil === "string" ? cil : { ...cil, toPorts: [{ ports: [{ port: String(conn.port), protocol: conn.protocol }] }] },
   };
-  const peerText = peer.kind === "workload" ? peer.workload.id : peer.kind === "address" ? peer.ip : peer.kind === "host" ? peer.host : "the peer";
+  const unlabelled = peer.kind === "workload" && !peer.workload.hostNetwork && !identifyingLabels(scenario, peer.workload);
+  const peerText =
+    peer.kind === "workload"
+      ? `${peer.workload.id}${unlabelled ? ` (no label set tells it apart, so the rule admits every pod of namespace ${peer.workload.namespace})` : ""}`
+      : peer.kind === "address"
+        ? peer.ip
+        : peer.kind === "host"
+          ? peer.host
+          : "the peer";
   const what = `${direction === "ingress" ? "from" : "to"} ${peerText} on ${conn.protocol}/${conn.port}`;
   const out: Candidate[] = [];
 

@@ -128,6 +128,14 @@ spec:
     expect(r.noFix!.reason).toContain("cannot match the DNS name api.example.com");
   });
 
+  it("says so when the peer has no labels of its own, and lists the other pods the rule admits", async () => {
+    const pods = ["debug", "other"].map((n) => `apiVersion: v1\nkind: Pod\nmetadata: {name: ${n}, namespace: front}\nspec:\n  containers: [{name: c, image: c}]\n---\n`).join("");
+    const r = await fixYaml(workloads + pods + apiIngress, { from: "front/debug", to: "shop/api:8080" });
+    expect(r.verdictAfter).toBe("allowed");
+    expect(r.changes[0]!.summary).toContain("the rule admits every pod of namespace front");
+    expect(r.opened.filter((o) => !o.requested).map((o) => o.from).sort()).toEqual(["front/other", "front/web"]);
+  });
+
   it("changes nothing for a flow that is already allowed", async () => {
     const r = await fixYaml(workloads + apiIngress, { from: "front/web", to: "shop/worker:9000" });
     expect(r).toMatchObject({ verdictBefore: "allowed", verdictAfter: "allowed", changes: [], opened: [], closed: [] });
