@@ -8,6 +8,7 @@
 import { stringify } from "yaml";
 import type { Scenario } from "../../analysis/scenario.js";
 import { CiliumEngine, CiliumLayer, type CiliumPolicy, type CiliumRule, type CiliumSpec, type PeerPart } from "../../layers/cilium/index.js";
+import { POD_NAMESPACE_LABEL } from "../../layers/cilium/labels.js";
 import type { Direction, WireConn } from "../../layers/types.js";
 import type { Workload } from "../../model/types.js";
 import { PROTOCOLS, type ConnSet } from "../../sets/index.js";
@@ -89,18 +90,34 @@ export function singleRulePolicy(spec: CiliumSpec, rule: CiliumRule, peers: read
   return policy;
 }
 
+/** The namespaces a part's pods can be in, when its selector names them (Cilium's namespace scoping, §3.3 r19–r21). */
+function namespacesNamed(part: PeerPart): readonly string[] | undefined {
+  if (part.type !== "selector") return undefined;
+  const r = part.selector.requirements.find((q) => q.key === POD_NAMESPACE_LABEL && q.operator === "In" && (q.source === "k8s" || q.source === "any"));
+  return part.selector.nothing ? [] : r?.values;
+}
+
 /**
- * The pods one peer part of `rule` matches, asked of an engine that holds that
- * part alone (L3 only) for the endpoints `spec` selects. Empty when the spec
- * selects no endpoint.
+ * The pods some of `parts` (peer parts of `rule`) match, asked of an engine that
+ * holds them alone (L3 only) on behalf of `endpoint`, an endpoint `spec`
+ * selects. Only pods of `among` are looked at, and of those only the ones in the
+ * namespaces the selectors confine themselves to.
  */
-export function podsMatchedBy(scenario: Scenario, spec: CiliumSpec, rule: CiliumRule, part: PeerPart): Workload[] {
-  const engine = probeEngine(scenario, [singleRulePolicy(spec, rule, [part])]);
-  const endpoint = scenario.cluster.workloads.find((w) => engine.isolates(w, rule.direction));
-  if (!endpoint) return [];
-  return scenario.cluster.workloads.filter(
-    (w) => !w.hostNetwork && !engine.allowedConns(endpoint, rule.direction, { kind: "workload", workload: w }).isEmpty(),
-  );
+export function podsMatchedBy(
+  scenario: Scenario,
+  spec: CiliumSpec,
+  rule: CiliumRule,
+  parts: readonly PeerPart[],
+  endpoint: Workload,
+  among: readonly Workload[] = scenario.cluster.workloads,
+): Workload[] {
+  const named = parts.map(namespacesNamed);
+  const namespaces = named.every((n) => n !== undefined) ? new Set(named.flat()) : undefined;
+  const candidates = among.filter((w) => !w.hostNetwork && w !== endpoint && (!namespaces || namespaces.has(w.namespace)));
+  const workloads = among.includes(endpoint) ? [endpoint, ...candidates] : candidates;
+  const engine = new CiliumEngine([singleRulePolicy(spec, rule, parts)], { ...scenario.cluster, workloads: [endpoint, ...candidates] }, scenario.profile);
+  if (!engine.isolates(endpoint, rule.direction)) return [];
+  return workloads.filter((w) => !engine.allowedConns(endpoint, rule.direction, { kind: "workload", workload: w }).isEmpty());
 }
 
 /** One connection out of a set (TCP first), to ask the evaluator about a rule's ports. */

@@ -79,17 +79,17 @@ export default createRule({
         const member = rule.direction === "ingress" ? "fromEndpoints" : "toEndpoints";
         const entries = rawAt(policy, rulePath(spec, rule, member));
         if (!Array.isArray(entries) || entries.length !== rule.peers.length) continue;
+        const endpoints = endpointsOf(scenario, engine, spec, rule.direction);
         rule.peers.forEach((part, j) => {
           if (part.type !== "selector" || !implicitlyScoped(part, entries[j], policy.namespace!)) return;
-          if (podsMatchedBy(scenario, spec, rule, part).length > 0) return;
+          if (endpoints.length === 0 || podsMatchedBy(scenario, spec, rule, [part], endpoints[0]!).length > 0) return;
           const lifted: SelectorPart = {
             ...part,
             selector: part.selector.without("k8s", POD_NAMESPACE_LABEL).and({ source: "k8s", key: POD_NAMESPACE_LABEL, operator: "Exists", values: [] }),
           };
-          const meant = podsMatchedBy(scenario, spec, rule, lifted);
+          const meant = podsMatchedBy(scenario, spec, rule, [lifted], endpoints[0]!);
           if (meant.length === 0) return;
           const namespaces = [...new Set(meant.map((w) => w.namespace))].sort();
-          const endpoints = endpointsOf(scenario, engine, spec, rule.direction);
           report({
             messageId: "confined",
             data: {

@@ -5,7 +5,7 @@
  * L4-only rules denies some request (HTTP 403) that the policies as written allow.
  */
 import type { CiliumEngine, CiliumPolicy, CiliumRule, CiliumSpec, L7Request } from "../../layers/cilium/index.js";
-import type { Direction, Peer, WireConn } from "../../layers/types.js";
+import type { Direction, Peer, PolicyRef, WireConn } from "../../layers/types.js";
 import type { Workload } from "../../model/types.js";
 import { createRule } from "../rule.js";
 import { ciliumEngine, ciliumResource, listOf, probeEngine, rawAt, ruleName, rulePath, yamlSnippet } from "../facts/cilium.js";
@@ -58,6 +58,12 @@ function without(policies: readonly CiliumPolicy[], drop: ReadonlySet<CiliumRule
   });
 }
 
+/** Whether the engine's list of matching rules names this rule. */
+function refersTo(refs: readonly PolicyRef[], spec: CiliumSpec, rule: CiliumRule): boolean {
+  const p = spec.policy;
+  return refs.some((r) => r.kind === p.kind && r.namespace === p.namespace && r.name === p.name && r.line === rule.line);
+}
+
 function describeRequest(r: L7Request): string {
   return `${r.method} ${r.path}${r.host ? ` (Host ${r.host})` : ""}`;
 }
@@ -100,6 +106,8 @@ export default createRule({
     const engine = ciliumEngine(scenario);
     if (!engine) return;
     const probes = new Map<string, CiliumEngine>();
+    const ruleIds = new Map<CiliumRule, number>();
+    const idOf = (r: CiliumRule): number => ruleIds.get(r) ?? (ruleIds.set(r, ruleIds.size), ruleIds.size - 1);
     const found = new Map<string, Shadowing>();
     const peers: Peer[] = [...scenario.cluster.workloads.filter((w) => !w.hostNetwork).map((w): Peer => ({ kind: "workload", workload: w })), OUTSIDE];
     for (const w of scenario.cluster.workloads) {
@@ -107,27 +115,31 @@ export default createRule({
       for (const direction of ["ingress", "egress"] as const) {
         const specs = engine.factsOf(w).selectedBy[direction].map((si) => engine.specs[si]!);
         const allows = specs.flatMap((spec) => spec.rules.filter((r) => r.direction === direction && !r.deny).map((rule) => ({ spec, rule })));
+        const withHttp = allows.filter(({ rule }) => rule.ports?.some((pr) => pr.l7?.type === "http"));
+        if (withHttp.length === 0) continue;
         for (const peer of peers) {
           // A pod's traffic to itself never crosses the policy.
           if (peer.kind === "workload" && peer.workload === w) continue;
           const dest = direction === "ingress" ? w : peer.kind === "workload" ? peer.workload : undefined;
-          for (const { spec, rule } of allows) {
+          for (const { spec, rule } of withHttp) {
             for (const port of httpPorts(engine, rule, dest)) {
               const l4 = allows.filter((x) => x.rule !== rule && l4OnlyOn(engine, x.rule, port, dest));
               if (l4.length === 0) continue;
+              // The rules that match this peer on this port, as the engine lists them for an L4 allow.
               const conn: WireConn = { protocol: "TCP", port };
-              const drop = new Set(l4.map((x) => x.rule));
-              const key = [...drop].map((r) => `${r.line}:${r.label}`).sort().join("|");
+              const matching = engine.evaluate(w, direction, peer, conn);
+              if (matching.verdict !== "allow" || !refersTo(matching.policies, spec, rule)) continue;
+              const shadowing = l4.filter((x) => refersTo(matching.policies, x.spec, x.rule));
+              if (shadowing.length === 0) continue;
+              const key = shadowing.map((x) => idOf(x.rule)).sort((a, b) => a - b).join(",");
               let probe = probes.get(key);
-              if (!probe) probes.set(key, (probe = probeEngine(scenario, without(engine.policies, drop))));
+              if (!probe) probes.set(key, (probe = probeEngine(scenario, without(engine.policies, new Set(shadowing.map((x) => x.rule))))));
               for (const request of PROBE_REQUESTS) {
                 const alone = probe.evaluate(w, direction, peer, conn, request);
                 if (alone.verdict !== "deny" || alone.observed !== "http-403") continue;
-                const merged = engine.evaluate(w, direction, peer, conn, request);
-                if (merged.verdict !== "allow") break;
-                for (const x of l4) {
-                  if (!merged.policies.some((p) => p.line === x.rule.line && p.name === x.spec.policy.name && p.kind === x.spec.policy.kind)) continue;
-                  const id = `${x.rule.line}|${x.spec.policy.file}|${rule.line}|${spec.policy.file}|${port}|${direction}`;
+                if (engine.evaluate(w, direction, peer, conn, request).verdict !== "allow") break;
+                for (const x of shadowing) {
+                  const id = `${idOf(x.rule)}|${idOf(rule)}|${port}`;
                   const entry = found.get(id) ?? { l4: x, l7: { spec, rule, port }, direction, endpoints: new Set(), peers: new Set(), request };
                   entry.endpoints.add(w.id);
                   entry.peers.add(describePeer(peer));

@@ -27,8 +27,8 @@ function everyPort(engine: CiliumEngine, rule: CiliumRule): boolean {
   return ConnSet.protocol("TCP").isSubsetOf(engine.ruleConns(rule, undefined));
 }
 
-/** What of a peer part lies outside the namespace of some endpoint, for people; undefined when nothing does. */
-function outsidePeers(scenario: Scenario, spec: CiliumSpec, rule: CiliumRule, part: PeerPart, endpoints: readonly Workload[]): string | undefined {
+/** What of a peer part other than pods lies outside the endpoint's namespace, for people; undefined when nothing does. */
+function outsideNonPod(part: PeerPart): string | undefined {
   switch (part.type) {
     case "all":
       return "every peer";
@@ -39,14 +39,23 @@ function outsidePeers(scenario: Scenario, spec: CiliumSpec, rule: CiliumRule, pa
     case "fqdn":
       return part.text;
     case "selector":
-    case "service": {
-      const pods = podsMatchedBy(scenario, spec, rule, part).filter((p) => !isDnsServer(p) && endpoints.some((e) => e.namespace !== p.namespace));
-      return pods.length > 0 ? listOf(pods.map((p) => p.id)) : undefined;
-    }
+    case "service":
     case "node":
     case "unresolved":
       return undefined;
   }
+}
+
+const isPodPart = (part: PeerPart): boolean => part.type === "selector" || part.type === "service";
+
+/** The pods the rule's selectors and Services admit outside the namespace of some endpoint, DNS servers aside. */
+function outsidePods(scenario: Scenario, spec: CiliumSpec, rule: CiliumRule, endpoints: readonly Workload[]): Workload[] {
+  const parts = rule.peers.filter(isPodPart);
+  if (parts.length === 0) return [];
+  const homes = new Set(endpoints.map((e) => e.namespace));
+  // With one home namespace only pods elsewhere can count.
+  const among = homes.size === 1 ? scenario.cluster.workloads.filter((w) => !homes.has(w.namespace)) : scenario.cluster.workloads;
+  return podsMatchedBy(scenario, spec, rule, parts, endpoints[0]!, among).filter((p) => !isDnsServer(p) && endpoints.some((e) => e.namespace !== p.namespace));
 }
 
 /** The ports the destination side declares: the endpoints' own for ingress, the peers' for egress. */
@@ -54,6 +63,17 @@ function declaredPorts(workloads: readonly Workload[]): { port: string; protocol
   const seen = new Map<string, { port: string; protocol: string }>();
   for (const w of workloads) for (const p of w.ports) seen.set(`${p.protocol}/${p.port}`, { port: String(p.port), protocol: p.protocol });
   return [...seen.values()];
+}
+
+/**
+ * The ports a fix can list, where the serving side is in the input: the endpoints'
+ * on ingress, the pod peers' on egress. None for a rule that has toPorts already
+ * (its port 0 is the thing to change) or that reaches outside addresses.
+ */
+function portsToList(scenario: Scenario, spec: CiliumSpec, rule: CiliumRule, endpoints: readonly Workload[]): { port: string; protocol: string }[] {
+  if (rule.ports) return [];
+  if (rule.direction === "ingress") return declaredPorts(endpoints);
+  return rule.peers.every(isPodPart) ? declaredPorts(podsMatchedBy(scenario, spec, rule, rule.peers, endpoints[0]!)) : [];
 }
 
 export default createRule({
@@ -72,12 +92,10 @@ export default createRule({
         if (!everyPort(engine, rule)) continue;
         const endpoints = endpointsOf(scenario, engine, spec, rule.direction);
         if (endpoints.length === 0) continue;
-        const outside = rule.peers.map((part) => outsidePeers(scenario, spec, rule, part, endpoints)).filter((x): x is string => x !== undefined);
+        const pods = outsidePods(scenario, spec, rule, endpoints);
+        const outside = [...rule.peers.map(outsideNonPod).filter((x): x is string => x !== undefined), ...(pods.length > 0 ? [listOf(pods.map((p) => p.id))] : [])];
         if (outside.length === 0) continue;
-        const podPeers = rule.peers.flatMap((part) => (part.type === "selector" || part.type === "service" ? podsMatchedBy(scenario, spec, rule, part) : []));
-        const onlyPods = rule.peers.every((part) => part.type === "selector" || part.type === "service");
-        // Ports are knowable where the serving side is in the input: the endpoints on ingress, pod peers on egress.
-        const ports = rule.direction === "ingress" ? declaredPorts(endpoints) : onlyPods ? declaredPorts(podPeers) : [];
+        const ports = portsToList(scenario, spec, rule, endpoints);
         report({
           messageId: "everyPort",
           data: { rule: ruleName(spec, rule), peers: outside.join(", "), endpoints: listOf(endpoints.map((w) => w.id)), direction: rule.direction },
@@ -85,7 +103,7 @@ export default createRule({
           workloads: endpoints.map((w) => w.id),
           file: spec.policy.file,
           line: rule.line,
-          ...(ports.length > 0 && !rule.ports ? { fix: yamlSnippet({ toPorts: [{ ports }] }) } : {}),
+          ...(ports.length > 0 ? { fix: yamlSnippet({ toPorts: [{ ports }] }) } : {}),
         });
       }
     }
