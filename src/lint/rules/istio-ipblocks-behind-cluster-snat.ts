@@ -69,12 +69,11 @@ export default createRule({
         const services = [...new Set(workloads.flatMap((w) => clusterPolicyServicesOf(scenario, w)))];
         for (const service of services) {
           const backends = workloads.filter((w) => clusterPolicyServicesOf(scenario, w).includes(service));
-          const ports = [...service.ports].filter((p) => p.protocol === "TCP").sort((a, b) => Number(isProxyPort(resolveTargetPort(a, backends[0]!) ?? a.port)) - Number(isProxyPort(resolveTargetPort(b, backends[0]!) ?? b.port)));
-          const found = findMismatch(scenario, policy, service, ports, backends, probes, node);
+          const found = findMismatch(scenario, policy, service, applicationPortsFirst(service, backends[0]!), backends, probes, node);
           if (!found) continue;
           const first = conditions[0]!;
           const remote = conditions.some((c) => c.field.toLowerCase().includes("remote"))
-            ? "; remoteIpBlocks sees the client only through X-Forwarded-For with numTrustedProxies, which is not modelled (without a trusted proxy it is the connection's address)"
+            ? "; remoteIpBlocks and remote.ip see the client only through X-Forwarded-For with numTrustedProxies, which is not modelled (without a trusted proxy they see the connection's address)"
             : "";
           report({
             messageId: found.messageId,
@@ -98,6 +97,12 @@ export default createRule({
     }
   },
 });
+
+/** The Service's TCP ports, those the proxy serves itself (status, stats) last. */
+function applicationPortsFirst(service: Service, backend: Workload): ServicePort[] {
+  const own = (p: ServicePort): number => Number(isProxyPort(resolveTargetPort(p, backend) ?? p.port));
+  return service.ports.filter((p) => p.protocol === "TCP").sort((a, b) => own(a) - own(b));
+}
 
 type Mismatch = { messageId: "admitsEveryone" | "refusesEveryone" | "sameForEveryone"; workload: Workload; example: string };
 
