@@ -237,36 +237,43 @@ class DirectionCoverage {
       }
     }
 
-    // Addresses outside the input: what is left of (addresses × connections) once every other rule is taken away.
+    // Addresses outside the input.
     const ips = this.external(site.rule);
     const conns = this.ports(site.rule, dest);
     if (!ips.isEmpty() && !conns.isEmpty()) {
       allowsAny = true;
-      let left = [{ ips, conns }];
-      for (const o of others) {
-        const oIps = this.external(o.rule);
-        const oConns = this.ports(o.rule, dest);
-        if (oIps.isEmpty() || oConns.isEmpty()) continue;
-        const next: { ips: IPSet; conns: ConnSet }[] = [];
-        for (const piece of left) {
-          const inside = piece.ips.intersect(oIps);
-          if (inside.isEmpty() || piece.conns.intersect(oConns).isEmpty()) {
-            next.push(piece);
-            continue;
-          }
-          overlapping.add(o);
-          const rest = piece.conns.subtract(oConns);
-          if (!rest.isEmpty()) next.push({ ips: inside, conns: rest });
-          const outside = piece.ips.subtract(oIps);
-          if (!outside.isEmpty()) next.push({ ips: outside, conns: piece.conns });
-        }
-        left = next;
-        if (left.length === 0) break;
-      }
-      if (left.length > 0) return { adds: true, allowsAny };
+      const pieces = others.map((o) => ({ site: o, ips: this.external(o.rule), conns: this.ports(o.rule, dest) }));
+      if (!addressesCovered(ips, conns, pieces, overlapping)) return { adds: true, allowsAny };
     }
     return { adds: false, allowsAny };
   }
+}
+
+/**
+ * Whether `others` together allow every (address, connection) of `ips` × `conns`: what is
+ * left once each other's addresses × connections is taken away, as products of sets.
+ */
+function addressesCovered<S>(ips: IPSet, conns: ConnSet, others: readonly { site: S; ips: IPSet; conns: ConnSet }[], overlapping: Set<S>): boolean {
+  let left = [{ ips, conns }];
+  for (const o of others) {
+    if (o.ips.isEmpty() || o.conns.isEmpty()) continue;
+    const next: { ips: IPSet; conns: ConnSet }[] = [];
+    for (const piece of left) {
+      const inside = piece.ips.intersect(o.ips);
+      if (inside.isEmpty() || piece.conns.intersect(o.conns).isEmpty()) {
+        next.push(piece);
+        continue;
+      }
+      overlapping.add(o.site);
+      const rest = piece.conns.subtract(o.conns);
+      if (!rest.isEmpty()) next.push({ ips: inside, conns: rest });
+      const outside = piece.ips.subtract(o.ips);
+      if (!outside.isEmpty()) next.push({ ips: outside, conns: piece.conns });
+    }
+    left = next;
+    if (left.length === 0) return true;
+  }
+  return left.length === 0;
 }
 
 function sitesOf(policy: NetworkPolicy, direction: Direction): RuleSite[] {
