@@ -9,10 +9,13 @@ import { stringify } from "yaml";
 import type { Scenario } from "../../analysis/scenario.js";
 import { CiliumEngine, CiliumLayer, type CiliumPolicy, type CiliumRule, type CiliumSpec, type PeerPart } from "../../layers/cilium/index.js";
 import { POD_NAMESPACE_LABEL } from "../../layers/cilium/labels.js";
-import type { Direction, WireConn } from "../../layers/types.js";
+import type { Direction, Peer, WireConn } from "../../layers/types.js";
 import type { Workload } from "../../model/types.js";
 import { PROTOCOLS, type ConnSet } from "../../sets/index.js";
 import type { ResourceRef } from "../rule.js";
+
+/** An address outside the cluster (TEST-NET-3), standing for the `world` peers. */
+export const OUTSIDE: Peer = { kind: "external", ip: "203.0.113.10" };
 
 /** The engine behind the scenario's Cilium layers, when the scenario uses Cilium. */
 export function ciliumEngine(scenario: Scenario): CiliumEngine | undefined {
@@ -72,12 +75,12 @@ export function probeEngine(scenario: Scenario, policies: readonly CiliumPolicy[
 
 /**
  * A copy of `spec`'s policy that holds only `rule`, as an allow rule with the
- * given peers and ports (undefined ports: every port). Alone in an engine, it
- * admits a peer exactly when one of `peers` matches it.
+ * given peers on every port. Alone in an engine, it admits a peer exactly when
+ * one of `peers` matches it.
  */
-export function singleRulePolicy(spec: CiliumSpec, rule: CiliumRule, peers: readonly PeerPart[], ports: CiliumRule["ports"] = undefined): CiliumPolicy {
+export function singleRulePolicy(spec: CiliumSpec, rule: CiliumRule, peers: readonly PeerPart[]): CiliumPolicy {
   const d = rule.direction;
-  const copy: CiliumRule = { ...rule, section: d, deny: false, index: 0, peers, ports, icmpOnly: false };
+  const copy: CiliumRule = { ...rule, section: d, deny: false, index: 0, peers, ports: undefined, icmpOnly: false };
   const policy: CiliumPolicy = { ...spec.policy, specs: [] };
   const only: CiliumSpec = {
     ...spec,

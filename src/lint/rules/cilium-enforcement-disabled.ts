@@ -9,10 +9,7 @@ import type { CiliumEngine } from "../../layers/cilium/index.js";
 import type { Direction, Peer, PolicyRef } from "../../layers/types.js";
 import type { Workload } from "../../model/types.js";
 import { createRule } from "../rule.js";
-import { ciliumEngine, listOf, policyName } from "../facts/cilium.js";
-
-/** An address outside the cluster, standing for the world. */
-const OUTSIDE: Peer = { kind: "external", ip: "203.0.113.10" };
+import { OUTSIDE, ciliumEngine, listOf, policyName } from "../facts/cilium.js";
 
 /** Whether Cilium lets every peer through on every port in this direction, and the rules that do it when it is isolated. */
 function wideOpen(engine: CiliumEngine, w: Workload, d: Direction, peers: readonly Peer[]): { open: boolean; by: PolicyRef[] } {

@@ -8,7 +8,7 @@ import type { CiliumEngine, CiliumPolicy, CiliumRule, CiliumSpec, L7Request } fr
 import type { Direction, Peer, PolicyRef, WireConn } from "../../layers/types.js";
 import type { Workload } from "../../model/types.js";
 import { createRule } from "../rule.js";
-import { ciliumEngine, ciliumResource, listOf, probeEngine, rawAt, ruleName, rulePath, yamlSnippet } from "../facts/cilium.js";
+import { OUTSIDE, ciliumEngine, ciliumResource, listOf, probeEngine, rawAt, ruleName, rulePath, yamlSnippet } from "../facts/cilium.js";
 
 /** Requests that HTTP rules commonly refuse: an unlisted path, a write method, a stray Host. */
 const PROBE_REQUESTS: readonly L7Request[] = [
@@ -18,9 +18,6 @@ const PROBE_REQUESTS: readonly L7Request[] = [
   { method: "GET", path: "/" },
   { method: "GET", path: "/", host: "palisade-probe.invalid" },
 ];
-
-/** An address outside the cluster, standing for the `world` peers. */
-const OUTSIDE: Peer = { kind: "external", ip: "203.0.113.10" };
 
 interface L7Port {
   spec: CiliumSpec;
