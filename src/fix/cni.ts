@@ -57,7 +57,7 @@ function ciliumPeer(scenario: Scenario, peer: WirePeer, direction: Direction): R
     return { [`${side}Endpoints`]: [{ matchLabels: { [CILIUM_NAMESPACE_LABEL]: peer.workload.namespace, ...labels } }] };
   }
   if (peer.kind === "address") return { [`${side}CIDR`]: [hostCidr(peer.ip)] };
-  if (peer.kind === "host") return `a DNS name (${peer.host}) needs a toFQDNs rule together with a DNS rule towards the cluster's DNS: give its address (palisade fix FROM ADDRESS:PORT) to get a toCIDR rule`;
+  if (peer.kind === "host" && direction === "egress") return { toFQDNs: [{ matchName: peer.host.toLowerCase().replace(/\.$/, "") }] };
   return "the other end of the connection is not known";
 }
 
@@ -107,7 +107,7 @@ export function cniCandidates(ctx: HopContext): Candidate[] | NoFix {
     const isCilium = CILIUM_KINDS.has(m.kind);
     if (isCilium && (m.raw.specs !== undefined || m.raw.spec === undefined)) continue;
     const rule = isCilium ? rules.Cilium : rules.NetworkPolicy;
-    if (typeof rule === "string") return noFix(rule);
+    if (typeof rule === "string") continue;
     out.push({
       layer: layerId,
       direction,
@@ -118,33 +118,51 @@ export function cniCandidates(ctx: HopContext): Candidate[] | NoFix {
     });
     break;
   }
-  if (out.length > 0) return out;
+  if (out.length === 0) {
+    // A new policy: Cilium's kind where a Cilium policy takes part, else a NetworkPolicy.
+    const rule = cilium ? rules.Cilium : rules.NetworkPolicy;
+    if (typeof rule === "string") return noFix(rule);
+    const created = newPolicy(ctx, w, peer, direction, cilium, [rule], `allowing ${what}`);
+    if (typeof created === "string") return noFix(`${created}; add a rule allowing ${what} to one of ${describeRefs(hop.policies)}`);
+    out.push(created);
+  }
+  // A name is only learned through Cilium's DNS proxy: without a DNS rule the toFQDNs rule never matches (§3.6).
+  // The DNS rule admits every lookup ("*"): a narrower one would make the proxy refuse the endpoint's other lookups.
+  if (cilium && peer.kind === "host" && typeof rules.Cilium !== "string") {
+    const dns = {
+      toEndpoints: [{ matchLabels: { [CILIUM_NAMESPACE_LABEL]: "kube-system", "k8s:k8s-app": "kube-dns" } }],
+      toPorts: [{ ports: [{ port: "53", protocol: "ANY" }], rules: { dns: [{ matchPattern: "*" }] } }],
+    };
+    const created = newPolicy(ctx, w, peer, direction, true, [dns, rules.Cilium], `allowing ${what}, with a DNS rule through Cilium's DNS proxy so that the name's addresses are learned`);
+    if (typeof created !== "string") out.push(created);
+  }
+  return out;
+}
 
-  // A new policy: Cilium's kind where a Cilium policy takes part, else a NetworkPolicy.
-  const rule = cilium ? rules.Cilium : rules.NetworkPolicy;
-  if (typeof rule === "string") return noFix(rule);
+/** A new policy of the layer's kind selecting only `w`, with `rules` in `direction`; a string says why there is none. */
+function newPolicy(ctx: HopContext, w: Workload, peer: WirePeer, direction: Direction, cilium: boolean, rules: unknown[], what: string): Candidate | string {
+  const { scenario } = ctx;
+  const hop = ctx.hops[ctx.index]!;
   const labels = identifyingLabels(scenario, w);
-  if (!labels) return noFix(`no label set selects ${w.id} alone, so a new policy would select other workloads too; add a rule allowing ${what} to one of ${describeRefs(hop.policies)}`);
+  if (!labels) return `no label set selects ${w.id} alone, so a new policy would select other workloads too`;
   const [srcName, dstName] = direction === "ingress" ? [endName(peer), w.name] : [w.name, endName(peer)];
   const name = uniqueName(scenario, ctx, w.namespace, newPolicyName(srcName, dstName) + (direction === "egress" ? "-egress" : ""));
   const object = cilium
-    ? { apiVersion: "cilium.io/v2", kind: "CiliumNetworkPolicy", metadata: { name, namespace: w.namespace }, spec: { endpointSelector: { matchLabels: labels }, [direction]: [rule] } }
+    ? { apiVersion: "cilium.io/v2", kind: "CiliumNetworkPolicy", metadata: { name, namespace: w.namespace }, spec: { endpointSelector: { matchLabels: labels }, [direction]: rules } }
     : {
         apiVersion: "networking.k8s.io/v1",
         kind: "NetworkPolicy",
         metadata: { name, namespace: w.namespace },
-        spec: { podSelector: { matchLabels: labels }, policyTypes: [direction === "ingress" ? "Ingress" : "Egress"], [direction]: [rule] },
+        spec: { podSelector: { matchLabels: labels }, policyTypes: [direction === "ingress" ? "Ingress" : "Egress"], [direction]: rules },
       };
-  return [
-    {
-      layer: layerId,
-      direction,
-      workload: w.id,
-      summary: `create ${object.kind} ${w.namespace}/${name} selecting only ${w.id}, allowing ${what}`,
-      blockedBy: hop.policies,
-      change: { action: "create", document: { file: suggestedFile(w, name), object } },
-    },
-  ];
+  return {
+    layer: hop.enforcer as Candidate["layer"],
+    direction,
+    workload: w.id,
+    summary: `create ${object.kind} ${w.namespace}/${name} selecting only ${w.id}, ${what}`,
+    blockedBy: hop.policies,
+    change: { action: "create", document: { file: suggestedFile(w, name), object } },
+  };
 }
 
 function describeRefs(refs: readonly PolicyRef[]): string {

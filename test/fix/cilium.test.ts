@@ -83,3 +83,51 @@ spec:
     expect(r.opened.filter((o) => !o.requested)).toEqual([]);
   });
 });
+
+describe("fix at Cilium towards a DNS name", () => {
+  const webEgress = (rules: string) => `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata:
+  name: web-egress
+  namespace: front
+spec:
+  endpointSelector:
+    matchLabels:
+      app: web
+  egress:
+${rules}`;
+  const dnsRule = `    - toEndpoints:
+        - matchLabels:
+            k8s:io.kubernetes.pod.namespace: kube-system
+            k8s:k8s-app: kube-dns
+      toPorts:
+        - ports:
+            - port: "53"
+              protocol: ANY
+          rules:
+            dns:
+              - matchPattern: "*"
+`;
+
+  it("adds a toFQDNs rule where a DNS rule already lets the name be learned", async () => {
+    const r = await fixYaml(workloads + webEgress(dnsRule), { from: "front/web", to: "api.example.com:443" }, { cni: "cilium" });
+    expect(r.blockedBefore).toMatchObject({ layer: "cilium", direction: "egress", workload: "front/web" });
+    expect(r.verdictAfter).toBe("allowed");
+    expect(r.changes).toHaveLength(1);
+    expect(r.changes[0]).toMatchObject({ action: "edit", name: "web-egress" });
+    const { added, removed } = changedLines(r.changes[0]!.diff!);
+    expect(removed).toEqual([]);
+    expect(added.slice(0, 2)).toEqual(["    - toFQDNs:", "        - matchName: api.example.com"]);
+  });
+
+  it("adds the DNS rule too where the name would never be learned", async () => {
+    const r = await fixYaml(workloads + webEgress("    - toEntities: [kube-apiserver]\n"), { from: "front/web", to: "api.example.com:443" }, { cni: "cilium" });
+    expect(r.verdictAfter).toBe("allowed");
+    expect(r.changes).toHaveLength(1);
+    const c = r.changes[0]!;
+    expect(c).toMatchObject({ action: "create", kind: "CiliumNetworkPolicy", name: "allow-web-to-api-example-com-egress" });
+    expect(c.yaml).toContain("matchPattern: \"*\"");
+    expect(c.yaml).toContain("matchName: api.example.com");
+    expect(c.summary).toContain("DNS rule");
+  });
+});
