@@ -113,6 +113,14 @@ describe("istio-registry-only-missing-import", () => {
     expect(findings[0]!.fix).toContain('    - "./*"\n    - "istio-system/*"\n    - "orders/orders.orders.svc.cluster.local"');
   });
 
+  it("names the egress listener of the port in the fix", async () => {
+    const text = withUrl + sidecar("REGISTRY_ONLY", `"./*"`).replace("  - hosts:", "  - port: {number: 9090, protocol: GRPC, name: grpc}\n    hosts: [\"./*\"]\n  - hosts:");
+    const findings = lint(await scenarioFromYaml(text), [rule]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]!.line).toBe(lineOf(text, "  - port: {number: 9090"));
+    expect(findings[0]!.fix).toBe('spec:\n  egress:\n  - port:\n      number: 9090\n      protocol: GRPC\n      name: grpc\n    hosts:\n    - "./*"\n    - "orders/orders.orders.svc.cluster.local"\n');
+  });
+
   it("reports a Service that a NetworkPolicy egress rule admits by its namespace", async () => {
     const text = api("") + sidecar("REGISTRY_ONLY", `"./*"`) + egressPolicy("    - namespaceSelector:\n        matchLabels: {team: orders}");
     const findings = lint(await scenarioFromYaml(text), [rule]);

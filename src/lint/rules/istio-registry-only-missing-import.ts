@@ -10,7 +10,7 @@
  */
 import type { Scenario } from "../../analysis/scenario.js";
 import type { NetworkPolicy } from "../../layers/networkpolicy/index.js";
-import type { SidecarEgressListener, SidecarResource } from "../../layers/istio/sidecar-egress.js";
+import { egressListenerFor, type SidecarEgressListener, type SidecarResource } from "../../layers/istio/sidecar-egress.js";
 import { NAMESPACE_NAME_LABEL, type Service, type ServicePort, type Workload } from "../../model/types.js";
 import { serviceBackends, traceFlow } from "../../path/index.js";
 import { listed, serviceNamedBy } from "../facts/istio.js";
@@ -105,7 +105,8 @@ export default createRule({
           const d = mesh.egress.evaluate({ source: w, sourceMode: "sidecar", destination: { kind: "service", service: s, port: port.port }, protocol: "TCP" });
           const sidecar = d.sidecar.sidecar;
           if (d.verdict !== "deny" || d.missing?.kind !== "SidecarEgressHost" || !sidecar) continue;
-          const listener = sidecar.egress.find((l) => l.line === d.missing!.line && l.index >= 0);
+          const found = egressListenerFor(sidecar, port.port);
+          const listener = found && found.index >= 0 ? found : undefined;
           const key = `${sidecar.namespace}/${sidecar.name}|${s.id}`;
           const drop = drops.get(key) ?? {
             sidecar,
