@@ -142,6 +142,60 @@ describe("cilium-no-port-restriction", () => {
     expect(found[0]!.fix).toContain('port: "9090"');
   });
 
+  it("reports the world rule of seed 003's schema example once its misspelt fromPorts is dropped", async () => {
+    // Seed 003, "Schema of the CiliumNetworkPolicy", with `fromPorts` (not a CRD field) removed.
+    const text = `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata:
+  name: example-policy
+  namespace: default
+spec:
+  endpointSelector:
+    matchLabels:
+      io.cilium.k8s.policy.serviceaccount: example-application-serviceaccount
+  egress:
+    - toEntities:
+        - remote-node
+        - kube-apiserver
+      toPorts:
+        - ports:
+            - port: "6443"
+              protocol: TCP
+    - toEndpoints:
+        - { }
+    - toEndpoints:
+        - matchLabels:
+            role: backend
+      toPorts:
+        - ports:
+            - port: "8000"
+              protocol: TCP
+  ingress:
+    - fromEntities:
+        - world
+    - fromEndpoints:
+        - { }
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: example
+  namespace: default
+spec:
+  serviceAccountName: example-application-serviceaccount
+  containers:
+  - name: c
+    image: c
+    ports:
+    - containerPort: 80
+`;
+    const found = await findings(text);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({ workloads: ["default/example"], line: lineOf(text, "    - fromEntities:") });
+    expect(found[0]!.message).toContain("ingress[0] allows entity world on every port of default/example");
+    expect(found[0]!.fix).toContain('port: "80"');
+  });
+
   it("does not report rules of a policy that selects nothing", async () => {
     const text = api("  egress:\n  - toEntities:\n    - world\n").replace("app: api", "app: nobody");
     expect(await findings(text)).toEqual([]);

@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/cilium-redundant-default-deny.js";
@@ -82,5 +84,32 @@ describe("cilium-redundant-default-deny", () => {
     const found = await findings(text);
     expect(found).toHaveLength(1);
     expect(found[0]).toMatchObject({ line: lineOf(text, "  enableDefaultDeny:") });
+  });
+});
+
+describe("cilium-redundant-default-deny on seed-cilium-baselines", () => {
+  const dir = join(import.meta.dirname, "..", "..", "examples", "seed-cilium-baselines");
+  const yamlUnder = (sub: string): string[] =>
+    readdirSync(join(dir, sub), { recursive: true, encoding: "utf8" })
+      .filter((f) => f.endsWith(".yaml") && !f.endsWith("kustomization.yaml") && !f.endsWith("profile-isolated.yaml"))
+      .sort()
+      .map((f) => readFileSync(join(dir, sub, f), "utf8"));
+  /** profile-isolated first, so that lines in the text are those of its file. */
+  const isolated = readFileSync(join(dir, "network-policy", "profiles", "profile-isolated.yaml"), "utf8");
+  const rest = ["", ...yamlUnder("cluster"), ...yamlUnder("workloads"), ...yamlUnder("network-policy")].join("\n---\n");
+
+  it("reports both directions of profile-isolated, whose empty rules repeat the baselines (seed 002)", async () => {
+    const found = lint(await scenarioFromYaml(isolated + rest), [rule]);
+    expect(found.map((f) => [f.resource.name, f.line, f.workloads])).toEqual([
+      ["profile-isolated", lineOf(isolated, "  ingress:"), ["feeds/feed-cache", "feeds/feed-worker"]],
+      ["profile-isolated", lineOf(isolated, "  egress:"), ["feeds/feed-cache", "feeds/feed-worker"]],
+    ]);
+    expect(found[1]!.message).toContain("CiliumClusterwideNetworkPolicy baseline-dns-egress already do");
+  });
+
+  it("does not report profile-isolated without the baselines", async () => {
+    const withoutBaselines = rest.split("\n---\n").filter((doc) => !/name: baseline-/.test(doc)).join("\n---\n");
+    expect(withoutBaselines).not.toBe(rest);
+    expect(lint(await scenarioFromYaml(isolated + withoutBaselines), [rule])).toEqual([]);
   });
 });
