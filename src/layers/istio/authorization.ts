@@ -978,6 +978,37 @@ function envoyCondition(p: AuthorizationPolicy, c: AuthzCondition, ctx: Ctx): st
 // ---------------------------------------------------------------------------
 // ztunnel (L4)
 
+/** An attribute of a rule that ztunnel cannot check (only an L7 proxy can). */
+export interface L7Attribute {
+  /** `to[0].paths`, `from[1].requestPrincipals`, `when[0] request.headers[x]`. */
+  what: string;
+  /** Path of the field in the manifest, for its line. */
+  path: (string | number)[];
+}
+
+/**
+ * The attributes of a rule that ztunnel cannot enforce, as istiod's ambient conversion
+ * flags them: HTTP operation fields, request principals and remote addresses, and
+ * `when` keys other than the five L4 ones (semantics.md §5.4 r11).
+ */
+export function ztunnelUnenforceable(rule: AuthzRule): L7Attribute[] {
+  const out: L7Attribute[] = [];
+  const base = ["spec", "rules", rule.index];
+  (rule.to ?? []).forEach((t, i) =>
+    HTTP_ONLY_OPERATION.forEach((k) => t.operation[k].length > 0 && out.push({ what: `to[${i}].${k}`, path: [...base, "to", i, "operation", k] })),
+  );
+  (rule.from ?? []).forEach((f, i) =>
+    ZTUNNEL_HTTP_SOURCE.forEach((k) => f.source[k].length > 0 && out.push({ what: `from[${i}].${k}`, path: [...base, "from", i, "source", k] })),
+  );
+  rule.when.forEach((c, i) => !ZTUNNEL_WHEN_KEYS.has(c.key) && out.push({ what: `when[${i}] ${c.key}`, path: [...base, "when", i] }));
+  return out;
+}
+
+/** Whether ztunnel can evaluate a `when` key. */
+export function ztunnelKnowsCondition(key: string): boolean {
+  return ZTUNNEL_WHEN_KEYS.has(key);
+}
+
 /**
  * One rule at ztunnel (istiod `handleRule` → ztunnel `rbac.rs`). The rule becomes
  * clauses that must all match: the `to` items (ports), the `from` items (IPs,
@@ -989,10 +1020,7 @@ function envoyCondition(p: AuthorizationPolicy, c: AuthzCondition, ctx: Ctx): st
  */
 function ztunnelRule(p: AuthorizationPolicy, rule: AuthzRule, ctx: Ctx): RuleOutcome {
   const label = `${p.namespace}/${p.name} rules[${rule.index}]`;
-  const l7: string[] = [];
-  (rule.to ?? []).forEach((t, i) => HTTP_ONLY_OPERATION.forEach((k) => t.operation[k].length > 0 && l7.push(`to[${i}].${k}`)));
-  (rule.from ?? []).forEach((f, i) => ZTUNNEL_HTTP_SOURCE.forEach((k) => f.source[k].length > 0 && l7.push(`from[${i}].${k}`)));
-  rule.when.forEach((c, i) => !ZTUNNEL_WHEN_KEYS.has(c.key) && l7.push(`when[${i}] ${c.key}`));
+  const l7 = ztunnelUnenforceable(rule).map((u) => u.what);
   if (l7.length > 0 && p.action === "ALLOW") {
     return {
       matched: false,

@@ -5,7 +5,7 @@
  */
 import type { Scenario } from "../../analysis/scenario.js";
 import type { Manifest } from "../../load/types.js";
-import { evaluateAuthorization, type AuthorizationPolicy, type AuthzDecision, type AuthzRequest, type AuthzRule, type EnforcementPoint } from "../../layers/istio/authorization.js";
+import { evaluateAuthorization, ztunnelKnowsCondition, type AuthorizationPolicy, type AuthzDecision, type AuthzRequest, type AuthzRule, type EnforcementPoint } from "../../layers/istio/authorization.js";
 import { HBONE_PORT, type MeshMode } from "../../layers/istio/index.js";
 import { LABEL_WAYPOINT_FOR, serviceTarget, WAYPOINT_CLASS, workloadTarget, type WaypointBinding } from "../../layers/istio/waypoint.js";
 import { resolveTargetPort, serviceBackends, type FlowTarget } from "../../path/index.js";
@@ -188,36 +188,7 @@ export function waypointServing(scenario: Scenario, w: Workload): { binding: Way
 // ---------------------------------------------------------------------------
 // What ztunnel cannot enforce
 
-/**
- * The attributes of a rule that only an L7 proxy can check, as istiod's ambient
- * conversion (`handleRule`) flags them for ztunnel (semantics.md §5.4 r11): HTTP
- * operation fields, request principals and remote addresses, and `when` keys
- * other than the five L4 ones.
- */
-const L7_OPERATION_FIELDS = ["hosts", "notHosts", "methods", "notMethods", "paths", "notPaths"] as const;
-const L7_SOURCE_FIELDS = ["requestPrincipals", "notRequestPrincipals", "remoteIpBlocks", "notRemoteIpBlocks"] as const;
-const L4_WHEN_KEYS: ReadonlySet<string> = new Set(["source.ip", "source.namespace", "source.principal", "destination.ip", "destination.port"]);
 const L4_SOURCE_FIELDS = ["ipBlocks", "notIpBlocks", "namespaces", "notNamespaces", "serviceAccounts", "notServiceAccounts", "principals", "notPrincipals"] as const;
-
-export interface L7Use {
-  /** `to[0].paths`, `from[1].requestPrincipals`, `when[0] request.headers[x]`. */
-  what: string;
-  /** Path of the field in the manifest, for its line. */
-  path: (string | number)[];
-}
-
-export function l7Attributes(rule: AuthzRule): L7Use[] {
-  const out: L7Use[] = [];
-  const base = ["spec", "rules", rule.index];
-  (rule.to ?? []).forEach((t, i) =>
-    L7_OPERATION_FIELDS.forEach((f) => t.operation[f].length > 0 && out.push({ what: `to[${i}].${f}`, path: [...base, "to", i, "operation", f] })),
-  );
-  (rule.from ?? []).forEach((s, i) =>
-    L7_SOURCE_FIELDS.forEach((f) => s.source[f].length > 0 && out.push({ what: `from[${i}].${f}`, path: [...base, "from", i, "source", f] })),
-  );
-  rule.when.forEach((c, i) => !L4_WHEN_KEYS.has(c.key) && out.push({ what: `when[${i}] ${c.key}`, path: [...base, "when", i] }));
-  return out;
-}
 
 /**
  * Whether ztunnel still has something to match in every part of a rule once its L7
@@ -228,7 +199,7 @@ export function l7Attributes(rule: AuthzRule): L7Use[] {
 export function hasL4Remainder(rule: AuthzRule): boolean {
   if (rule.to && !rule.to.some((t) => t.operation.ports.length + t.operation.notPorts.length > 0)) return false;
   if (rule.from && !rule.from.some((f) => L4_SOURCE_FIELDS.some((k) => f.source[k].length > 0))) return false;
-  return rule.when.every((c) => L4_WHEN_KEYS.has(c.key));
+  return rule.when.every((c) => ztunnelKnowsCondition(c.key));
 }
 
 /** The smallest waypoint Gateway, for fixes: named `waypoint`, serving `trafficType`, with the HBONE listener. */

@@ -4,10 +4,11 @@
  * enforces it, and ztunnel checks L4 only. An ALLOW rule with L7 attributes never
  * matches there; a DENY rule loses them and denies more, or nothing at all.
  */
+import { ztunnelUnenforceable } from "../../layers/istio/authorization.js";
 import { LABEL_USE_WAYPOINT } from "../../layers/istio/waypoint.js";
 import type { Workload } from "../../model/types.js";
 import type { Scenario } from "../../analysis/scenario.js";
-import { authorizationManifest, boundWorkloads, hasL4Remainder, l7Attributes, servicesOf, waypointGatewayYaml, waypointServing } from "../facts/mesh.js";
+import { authorizationManifest, boundWorkloads, hasL4Remainder, servicesOf, waypointGatewayYaml, waypointServing } from "../facts/mesh.js";
 import { createRule } from "../rule.js";
 
 /** A waypoint for the namespace, the label that binds the Service to it, and the policy retargeted at the Service. */
@@ -48,9 +49,9 @@ export default createRule({
         .map((b) => b.workload);
       if (unserved.length === 0) continue;
       const manifest = authorizationManifest(scenario, p);
-      const allRulesL7 = p.rules.every((r) => l7Attributes(r).length > 0);
+      const allRulesL7 = p.rules.every((r) => ztunnelUnenforceable(r).length > 0);
       for (const rule of p.rules) {
-        const uses = l7Attributes(rule);
+        const uses = ztunnelUnenforceable(rule);
         if (uses.length === 0) continue;
         const messageId = p.action === "ALLOW" ? "allowDropped" : hasL4Remainder(rule) ? "denyWidened" : "denyIgnored";
         const effect = allRulesL7
