@@ -19,10 +19,16 @@ import { identifyingLabels, newPolicyName, suggestedFile, uniqueName, workloadBy
 
 const isSubset = (part: Labels, of: Labels) => Object.entries(part).every(([k, v]) => of[k] === v);
 
-/** Whether a workload selector picks `w` and no other workload of its namespace. */
-function selectsOnly(scenario: Scenario, selector: Labels | undefined, w: Workload): boolean {
+/**
+ * Whether an Istio policy of `namespace` with this workload selector applies to
+ * `w` and to no other workload: a selector policy applies in its own namespace,
+ * or, in the root namespace, to matching workloads of every namespace.
+ */
+function selectsOnly(scenario: Scenario, namespace: string, selector: Labels | undefined, w: Workload): boolean {
+  const meshWide = namespace === scenario.mesh?.settings.rootNamespace;
+  if (!meshWide && namespace !== w.namespace) return false;
   if (!selector || Object.keys(selector).length === 0 || !isSubset(selector, w.labels)) return false;
-  return !scenario.cluster.workloads.some((o) => o !== w && o.namespace === w.namespace && isSubset(selector, o.labels));
+  return !scenario.cluster.workloads.some((o) => o !== w && (meshWide || o.namespace === namespace) && isSubset(selector, o.labels));
 }
 
 const refName = (p: { namespace: string | null; name: string }) => `${p.namespace ? `${p.namespace}/` : ""}${p.name}`;
@@ -98,7 +104,7 @@ export function authorizationCandidates(ctx: HopContext): Candidate[] | NoFix {
       ctx.workspace.editable(p.file) &&
       (atWaypoint
         ? !!service && p.targetRefs.length === 1 && p.targetRefs[0]!.kind === "Service" && p.targetRefs[0]!.name === service.name && p.namespace === service.namespace
-        : p.targetRefs.length === 0 && selectsOnly(scenario, p.selector, w)),
+        : p.targetRefs.length === 0 && selectsOnly(scenario, p.namespace, p.selector, w)),
   );
   const waypointName = w.labels[LABEL_GATEWAY_NAME];
   const labels = identifyingLabels(scenario, w);
@@ -128,7 +134,7 @@ export function authorizationCandidates(ctx: HopContext): Candidate[] | NoFix {
           : {};
       if (!attach.targetRefs) return [];
     } else {
-      if (!labels) return [];
+      if (!labels || !selectsOnly(scenario, w.namespace, labels, w)) return [];
       attach = { selector: { matchLabels: labels } };
     }
     const object = { apiVersion: "security.istio.io/v1", kind: "AuthorizationPolicy", metadata: { name, namespace }, spec: { ...attach, action: "ALLOW", rules: [rule] } };
@@ -157,7 +163,7 @@ export function peerAuthenticationCandidates(ctx: HopContext): Candidate[] | NoF
   const out: Candidate[] = [];
 
   // 1. This port PERMISSIVE at this workload only.
-  const own = mesh.peerAuthentications.find((p: PeerAuthentication) => selectsOnly(scenario, p.selector, w) && ctx.workspace.editable(p.file));
+  const own = mesh.peerAuthentications.find((p: PeerAuthentication) => selectsOnly(scenario, p.namespace, p.selector, w) && ctx.workspace.editable(p.file));
   const permissive = { mode: "PERMISSIVE" };
   const ownManifest = own && manifestAt(scenario, "PeerAuthentication", own);
   if (own && ownManifest) {
@@ -170,7 +176,7 @@ export function peerAuthenticationCandidates(ctx: HopContext): Candidate[] | NoF
     });
   } else {
     const labels = identifyingLabels(scenario, w);
-    if (labels) {
+    if (labels && selectsOnly(scenario, w.namespace, labels, w)) {
       const name = uniqueName(scenario, ctx, w.namespace, `${w.name}-permissive-${port}`);
       out.push({
         ...base,

@@ -54,6 +54,16 @@ describe("fix at an AuthorizationPolicy", () => {
     expect(c.yaml).toContain("# only the ingress gateway");
   });
 
+  it("leaves a root-namespace policy alone when it applies to workloads of other namespaces too", async () => {
+    const rootPolicy = allowGateway.replace("namespace: shop", "namespace: istio-system");
+    const text = mesh + namespace("other", injected) + deployment("other", "api", { port: 8080 }) + rootPolicy;
+    const r = await fixYaml(text, { from: "front/web", to: "svc:shop/api:80" });
+    expect(r.verdictAfter).toBe("allowed");
+    expect(r.changes).toHaveLength(1);
+    expect(r.changes[0]).toMatchObject({ action: "create", kind: "AuthorizationPolicy", namespace: "shop" });
+    expect(r.opened.filter((o) => o.to === "other/api")).toEqual([]);
+  });
+
   it("names a DENY policy that matches instead of adding an ALLOW it would not override", async () => {
     const deny = `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
