@@ -19,7 +19,7 @@ import type { FieldPath, Manifest } from "../../load/types.js";
 import type { Direction, PolicyRef, WireConn } from "../../layers/types.js";
 import type { LabelSelector } from "../../model/selector.js";
 import type { Namespace, Workload } from "../../model/types.js";
-import { ConnSet, PROTOCOLS, type Protocol } from "../../sets/index.js";
+import { ConnSet, PROTOCOLS, type IPSet, type Protocol } from "../../sets/index.js";
 
 /**
  * Every Kubernetes NetworkPolicy of the input. Under the generic profile they are
@@ -183,6 +183,12 @@ export interface PortEntry {
   path: FieldPath;
 }
 
+/** A rule's reference whose line is read from the manifest only when asked for (finding it parses the document). */
+function lazyRuleRef(ref: Omit<PolicyRef, "line">, rule: { line: number }): PolicyRef {
+  return Object.defineProperty(ref, "line", { enumerable: true, get: () => rule.line }) as PolicyRef;
+}
+
+/** The line is compared last: the evaluator has already read it for a rule it credits. */
 const sameRule = (a: PolicyRef, b: PolicyRef): boolean =>
   a.kind === b.kind && a.namespace === b.namespace && a.name === b.name && a.rule === b.rule && a.line === b.line;
 
@@ -227,7 +233,7 @@ function networkPolicyCandidates(scenario: Scenario, pods: PodIndex, p: NetworkP
   return [...out];
 }
 
-function ciliumCandidates(scenario: Scenario, pods: PodIndex, rule: CiliumRule): Workload[] {
+function ciliumCandidates(scenario: Scenario, pods: PodIndex, rule: CiliumRule, placements: Map<string, Identity>): Workload[] {
   const namespaces = new Set<string>();
   for (const part of rule.peers) {
     switch (part.type) {
@@ -239,7 +245,7 @@ function ciliumCandidates(scenario: Scenario, pods: PodIndex, rule: CiliumRule):
       case "selector": {
         // Only the namespaces whose placement labels satisfy the selector's placement requirements can hold a match.
         const placement = IdentitySelector.of(part.selector.requirements.filter((r) => isPlacementKey(r.key)));
-        for (const ns of scenario.cluster.namespaces.values()) if (placement.matches(placementIdentity(scenario, ns.name))) namespaces.add(ns.name);
+        for (const ns of scenario.cluster.namespaces.values()) if (placement.matches(placementIdentity(scenario, ns.name, placements))) namespaces.add(ns.name);
         break;
       }
       case "service":
@@ -262,7 +268,7 @@ function networkPolicyAllowRules(scenario: Scenario, layer: NetworkPolicyLayer, 
       // Rules of a direction missing from policyTypes are never consulted (§1.1 r2).
       if (!p.policyTypes.has(direction)) continue;
       for (const rule of p[direction]) {
-        const ref: PolicyRef = { kind: "NetworkPolicy", namespace: p.namespace, name: p.name, rule: rule.index, file: p.file, line: rule.line };
+        const ref = lazyRuleRef({ kind: "NetworkPolicy", namespace: p.namespace, name: p.name, rule: rule.index, file: p.file }, rule);
         out.push({
           ref,
           direction,
@@ -273,7 +279,7 @@ function networkPolicyAllowRules(scenario: Scenario, layer: NetworkPolicyLayer, 
             const d = layer.evaluate(subject, direction, { kind: "workload", workload: peer }, conn);
             return d.verdict === "allow" && d.policies.some((r) => sameRule(r, ref));
           },
-          matchesBroadly: (peer) => networkPolicyBroadMatch(scenario, p, rule, peer),
+          matchesBroadly: once(() => networkPolicyBroadMatcher(scenario, p, rule)),
           candidatePeers: () => networkPolicyCandidates(scenario, pods, p, rule),
           portEntries: (rule.ports ?? []).flatMap((port, k) =>
             port.port === undefined ? [] : [{ port: port.port, endPort: port.endPort, protocols: [port.protocol], path: ["spec", direction, rule.index, "ports", k, "port"] }],
@@ -286,23 +292,28 @@ function networkPolicyAllowRules(scenario: Scenario, layer: NetworkPolicyLayer, 
   return out;
 }
 
-function networkPolicyBroadMatch(scenario: Scenario, p: NetworkPolicy, rule: NetworkPolicyRule, w: Workload): boolean {
-  if (!rule.peers) return true;
-  return rule.peers.some((peer) => {
-    if (peer.type === "ipBlock") return w.ips.length > 0 && w.ips.every((ip) => peer.ips.contains(ip));
-    return !namesPods(peer) && peerNamespaces(scenario, p, peer).includes(w.namespace);
-  });
+/** Whether a workload is matched by an item of the rule that names no pod labels (every peer, whole namespaces, address blocks). */
+function networkPolicyBroadMatcher(scenario: Scenario, p: NetworkPolicy, rule: NetworkPolicyRule): (w: Workload) => boolean {
+  if (!rule.peers) return () => true;
+  const namespaces = new Set<string>();
+  const blocks: IPSet[] = [];
+  for (const peer of rule.peers) {
+    if (peer.type === "ipBlock") blocks.push(peer.ips);
+    else if (!namesPods(peer)) for (const ns of peerNamespaces(scenario, p, peer)) namespaces.add(ns);
+  }
+  return (w) => namespaces.has(w.namespace) || blocks.some((ips) => w.ips.length > 0 && w.ips.every((ip) => ips.contains(ip)));
 }
 
 function ciliumAllowRules(scenario: Scenario, engine: CiliumEngine, pods: PodIndex): AllowRule[] {
   const out: AllowRule[] = [];
+  const placements = new Map<string, Identity>();
   const workloads = scenario.cluster.workloads.filter((w) => engine.applies(w));
   engine.specs.forEach((spec, si) => {
     for (const rule of spec.rules) {
       if (rule.deny) continue;
       const direction = rule.direction;
       const p = spec.policy;
-      const ref: PolicyRef = { kind: p.kind, namespace: p.namespace, name: p.name, rule: rule.index, file: p.file, line: rule.line };
+      const ref = lazyRuleRef({ kind: p.kind, namespace: p.namespace, name: p.name, rule: rule.index, file: p.file }, rule);
       out.push({
         ref,
         direction,
@@ -313,8 +324,8 @@ function ciliumAllowRules(scenario: Scenario, engine: CiliumEngine, pods: PodInd
           const d = engine.evaluate(subject, direction, { kind: "workload", workload: peer }, conn);
           return d.verdict === "allow" && d.policies.some((r) => sameRule(r, ref));
         },
-        matchesBroadly: (peer) => ciliumBroadMatch(scenario, rule, peer),
-        candidatePeers: () => ciliumCandidates(scenario, pods, rule),
+        matchesBroadly: (peer) => ciliumBroadMatch(scenario, rule, peer, placements),
+        candidatePeers: () => ciliumCandidates(scenario, pods, rule, placements),
         portEntries: ciliumPortEntries(spec, rule),
         manifest: p.manifest,
       });
@@ -345,16 +356,20 @@ function isPlacementKey(key: string): boolean {
 }
 
 /** The identity labels of a pod that depend only on where it runs: its namespace (name and labels) and cluster. */
-function placementIdentity(scenario: Scenario, namespace: string): Identity {
+function placementIdentity(scenario: Scenario, namespace: string, memo: Map<string, Identity>): Identity {
+  const known = memo.get(namespace);
+  if (known) return known;
   const ns = scenario.cluster.namespaces.get(namespace);
-  return new Identity([
+  const id = new Identity([
     ["k8s", POD_NAMESPACE_LABEL, namespace],
     ["k8s", CLUSTER_LABEL, scenario.profile.cilium.clusterName],
     ...Object.entries(ns?.labels ?? {}).map(([k, v]) => ["k8s", `${NAMESPACE_LABELS_PREFIX}${k}`, v] as const),
   ]);
+  memo.set(namespace, id);
+  return id;
 }
 
-function ciliumBroadMatch(scenario: Scenario, rule: CiliumRule, w: Workload): boolean {
+function ciliumBroadMatch(scenario: Scenario, rule: CiliumRule, w: Workload, placements: Map<string, Identity>): boolean {
   return rule.peers.some((part: PeerPart) => {
     switch (part.type) {
       case "all":
@@ -363,11 +378,17 @@ function ciliumBroadMatch(scenario: Scenario, rule: CiliumRule, w: Workload): bo
         return part.entity === "all" || part.entity === "cluster";
       case "selector":
         // A selector over placement keys only is decided by the pod's namespace alone.
-        return part.selector.requirements.every((r) => isPlacementKey(r.key)) && part.selector.matches(placementIdentity(scenario, w.namespace));
+        return part.selector.requirements.every((r) => isPlacementKey(r.key)) && part.selector.matches(placementIdentity(scenario, w.namespace, placements));
       default:
         return false;
     }
   });
+}
+
+/** A function of one argument built on first use (a rule's matcher is only needed when it has subjects). */
+function once<A, R>(build: () => (a: A) => R): (a: A) => R {
+  let f: ((a: A) => R) | undefined;
+  return (a) => (f ??= build())(a);
 }
 
 /** The label a fix selects a workload by: a conventional name label when it has one, else all its labels. */

@@ -10,7 +10,7 @@ import type { Direction, PolicyRef, WireConn } from "../../layers/types.js";
 import type { Workload } from "../../model/types.js";
 import { traceFlow, type Hop } from "../../path/index.js";
 import { createRule } from "../rule.js";
-import { policyResource } from "../util.js";
+import { meshMode, policyResource } from "../util.js";
 import { allowRules, connText, identifyingLabels, idList, policyName, probeConns, yamlMap, type AllowRule } from "../facts/networkpolicy.js";
 
 /** One subject–peer pair the rule admits and the peer's side denies on every admitted port. */
@@ -77,6 +77,12 @@ export default createRule({
       "{{rule}} lets {{subjects}} send to {{peers}} on {{ports}}, but the receivers' own ingress denies it ({{blocking}}): a flow must also be allowed where it arrives",
   },
   check({ scenario, report }) {
+    const classKeys: Record<Direction, Map<Workload, string>> = { ingress: new Map(), egress: new Map() };
+    const classOf = (direction: Direction, peer: Workload): string => {
+      let key = classKeys[direction].get(peer);
+      if (key === undefined) classKeys[direction].set(peer, (key = peerClassKey(scenario, direction, peer)));
+      return key;
+    };
     for (const rule of allowRules(scenario)) {
       const other: Direction = rule.direction === "ingress" ? "egress" : "ingress";
       const targeted: BlockedPair[] = [];
@@ -85,20 +91,23 @@ export default createRule({
       let broadGetsThrough = false;
       const candidates = rule.subjects.length > 0 ? rule.candidatePeers() : [];
       for (const subject of rule.subjects) {
+        // Peers of one class get the same answers: decide one of each.
+        const outcomes = new Map<string, Outcome>();
         for (const peer of candidates) {
           const isBroad = rule.matchesBroadly(peer);
           // Once a broadly admitted peer gets through, no other broadly admitted peer can be reported.
           if (isBroad && broadGetsThrough) continue;
-          const dest = rule.direction === "ingress" ? subject : peer;
-          const admitted = probeConns(rule.conns(dest), dest).filter((c) => rule.admits(subject, peer, c));
-          if (admitted.length === 0) continue;
-          const isolated = scenario.layers.some((l) => l.isolates(peer, other));
-          const hops = isolated ? admitted.map((c) => deniedAtPeer(scenario, rule.direction, subject, peer, c)) : [];
-          if (!isolated || hops.some((h) => h === undefined)) {
+          // A peer the other side does not isolate is reported by nobody; it only matters to tell whether a broad item is of use.
+          if (!isBroad && !scenario.layers.some((l) => l.isolates(peer, other))) continue;
+          const key = peer === subject ? "self" : `${isBroad}|${classOf(rule.direction, peer)}`;
+          let outcome = outcomes.get(key);
+          if (outcome === undefined) outcomes.set(key, (outcome = decide(scenario, rule, subject, peer)));
+          if (outcome === "not-admitted") continue;
+          if (outcome === "gets-through") {
             if (isBroad) broadGetsThrough = true;
             continue;
           }
-          (isBroad ? broad : targeted).push({ subject, peer, conns: admitted, hops: hops as Hop[] });
+          (isBroad ? broad : targeted).push({ subject, peer, ...outcome });
         }
       }
       // A broad item is not a promise to every pod it covers: it is reported only when none of them can use it.
@@ -106,10 +115,9 @@ export default createRule({
       if (pairs.length === 0) continue;
       const peers = [...new Set(pairs.map((p) => p.peer.id))].sort();
       const subjects = [...new Set(pairs.map((p) => p.subject.id))].sort();
-      const blocking = [...new Set(pairs.map((p) => `${p.peer.id} by ${[...new Set(p.hops.flatMap((h) => h.policies).map(refText))].join(", ")}`))].sort();
       report({
         messageId: rule.direction,
-        data: { rule: rule.text, peers: idList(peers), subjects: idList(subjects), ports: connText(pairs.flatMap((p) => p.conns)), blocking: blocking.join("; ") },
+        data: { rule: rule.text, peers: idList(peers), subjects: idList(subjects), ports: connText(pairs.flatMap((p) => p.conns)), blocking: blockingText(pairs) },
         resource: policyResource(rule.ref),
         workloads: [...new Set([...peers, ...subjects])].sort(),
         file: rule.ref.file,
@@ -119,3 +127,49 @@ export default createRule({
     }
   },
 });
+
+type Outcome = "not-admitted" | "gets-through" | { conns: WireConn[]; hops: Hop[] };
+
+/** Whether the rule admits the pair on some port, and if so whether the peer's side denies every such port. */
+function decide(scenario: Scenario, rule: AllowRule, subject: Workload, peer: Workload): Outcome {
+  const dest = rule.direction === "ingress" ? subject : peer;
+  const conns = probeConns(rule.conns(dest), dest).filter((c) => rule.admits(subject, peer, c));
+  if (conns.length === 0) return "not-admitted";
+  const other: Direction = rule.direction === "ingress" ? "egress" : "ingress";
+  if (!scenario.layers.some((l) => l.isolates(peer, other))) return "gets-through";
+  const hops: Hop[] = [];
+  for (const c of conns) {
+    const hop = deniedAtPeer(scenario, rule.direction, subject, peer, c);
+    if (!hop) return "gets-through";
+    hops.push(hop);
+  }
+  return { conns, hops };
+}
+
+/**
+ * What the answers for a peer depend on besides the rule and the subject: its
+ * roles in every layer (CniLayer.roleKeys: as a rule's peer, and as the endpoint
+ * on the other side), its mesh mode (which decides the port on the wire) and, as a
+ * destination, its declared ports (which the probed ports come from).
+ */
+function peerClassKey(scenario: Scenario, direction: Direction, peer: Workload): string {
+  const roles = scenario.layers.map((l) => {
+    const k = l.roleKeys(peer);
+    return direction === "ingress" ? `${k.ingressPeer}/${k.egressEndpoint}` : `${k.egressPeer}/${k.ingressEndpoint}`;
+  });
+  const ports = direction === "egress" ? peer.ports.map((p) => `${p.name ?? ""}=${p.protocol}${p.port}`).join(",") : "";
+  return [meshMode(scenario, peer), ports, ...roles].join("#");
+}
+
+/** The peers and the policies that isolate them, one entry per set of policies. */
+function blockingText(pairs: readonly BlockedPair[]): string {
+  const byPolicies = new Map<string, Set<string>>();
+  for (const p of pairs) {
+    const policies = [...new Set(p.hops.flatMap((h) => h.policies).map(refText))].join(", ");
+    byPolicies.set(policies, (byPolicies.get(policies) ?? new Set()).add(p.peer.id));
+  }
+  return [...byPolicies]
+    .map(([policies, peers]) => `${idList([...peers].sort())} by ${policies}`)
+    .sort()
+    .join("; ");
+}

@@ -26,7 +26,10 @@ export default createRule({
       "{{rule}} allows {{protocol}}/{{port}}, the port of Service {{services}}, but the Service sends it to targetPort {{targets}} on {{pods}}, which declare no container port {{port}}: policies see the pod's port after the Service's DNAT, so traffic through the Service does not match this entry",
   },
   check({ scenario, report }) {
-    const services = scenario.cluster.services.map((service) => ({ service, backends: serviceBackends(scenario, service) }));
+    const servicesOf = new Map<Workload, Service[]>();
+    for (const service of scenario.cluster.services) {
+      for (const backend of serviceBackends(scenario, service)) servicesOf.set(backend, [...(servicesOf.get(backend) ?? []), service]);
+    }
     for (const rule of allowRules(scenario)) {
       if (rule.subjects.length === 0) continue;
       for (const entry of rule.portEntries) {
@@ -36,13 +39,14 @@ export default createRule({
           const conn = { protocol, port };
           // The pods the entry is about: those the policy selects (ingress), those the rule admits as peers (egress).
           const destinations =
-            rule.direction === "ingress" ? rule.subjects : rule.candidatePeers().filter((peer) => rule.subjects.some((s) => rule.admits(s, peer, conn)));
+            rule.direction === "ingress"
+              ? rule.subjects
+              : rule.candidatePeers().filter((peer) => servicesOf.has(peer) && rule.subjects.some((s) => rule.admits(s, peer, conn)));
           const mismatches: Mismatch[] = [];
           for (const backend of destinations) {
             // A container port with the number makes the entry meaningful for direct connections.
             if (backend.ports.some((cp) => cp.port === port && cp.protocol === protocol)) continue;
-            for (const { service, backends } of services) {
-              if (!backends.includes(backend)) continue;
+            for (const service of servicesOf.get(backend) ?? []) {
               for (const sp of service.ports) {
                 if (sp.port !== port || sp.protocol !== protocol) continue;
                 const targetPort = resolveTargetPort(sp, backend);
