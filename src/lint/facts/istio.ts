@@ -5,19 +5,15 @@ import { ipBlock } from "../../layers/istio/strings.js";
 import type { IstioMesh } from "../../layers/istio/index.js";
 import type { ServiceEntry, ServiceEntryPort } from "../../layers/istio/serviceentry.js";
 import { protocolClass } from "../../layers/istio/serviceentry.js";
-import type { FieldPath, Manifest } from "../../load/types.js";
+import type { FieldPath } from "../../load/types.js";
 import type { Service, Workload } from "../../model/types.js";
 import { serviceBackends } from "../../path/index.js";
 import type { ResourceRef } from "../rule.js";
 
-/** The input document of an object read by a layer (for the line of one of its fields). */
-export function manifestOf(scenario: Scenario, kind: string, namespace: string, name: string, file: string): Manifest | undefined {
-  return scenario.manifests.find((m) => m.kind === kind && (m.namespace ?? "default") === namespace && m.name === name && m.source.file === file);
-}
-
-/** The line of `path` in the object's document, else the object's own line. */
-export function lineIn(scenario: Scenario, obj: { kind: string; namespace: string; name: string; file: string; line: number }, path: FieldPath): number {
-  return manifestOf(scenario, obj.kind, obj.namespace, obj.name, obj.file)?.lineOf(path) ?? obj.line;
+/** The line of `path` in an AuthorizationPolicy's document (the scanned policy keeps no document), else the policy's own line. */
+export function policyLine(scenario: Scenario, p: AuthorizationPolicy, path: FieldPath): number {
+  const m = scenario.manifests.find((x) => x.kind === "AuthorizationPolicy" && (x.namespace ?? "default") === p.namespace && x.name === p.name && x.source.file === p.file);
+  return m?.lineOf(path) ?? p.line;
 }
 
 export function authzResource(p: AuthorizationPolicy): ResourceRef {

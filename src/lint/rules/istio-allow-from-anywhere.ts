@@ -4,7 +4,7 @@
  * selects are open to any client, which is rarely what a source-address rule meant.
  */
 import { SOURCE_FIELDS, type AuthzFrom, type AuthzRule } from "../../layers/istio/authorization.js";
-import { attachedWorkloads, authzResource, isEveryAddress, lineIn } from "../facts/istio.js";
+import { attachedWorkloads, authzResource, isEveryAddress, policyLine } from "../facts/istio.js";
 import { createRule } from "../rule.js";
 
 const BLOCK_FIELDS = ["ipBlocks", "remoteIpBlocks"] as const;
@@ -59,7 +59,7 @@ export default createRule({
           resource: authzResource(policy),
           workloads,
           file: policy.file,
-          line: lineIn(scenario, { kind: "AuthorizationPolicy", ...policy }, ["spec", "rules", rule.index, "from", found.j, "source", found.field, found.k]),
+          line: policyLine(scenario, policy, ["spec", "rules", rule.index, "from", found.j, "source", found.field, found.k]),
           fix: `rules:\n- from:\n  - source:\n      ${found.field}:\n      - 203.0.113.0/24   # the client ranges meant, not ${block}\n`,
         });
       }

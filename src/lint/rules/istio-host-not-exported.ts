@@ -16,7 +16,7 @@ import { hostSubsetOf, isWildcardHost } from "../../layers/istio/hosts.js";
 import type { SidecarResource } from "../../layers/istio/sidecar-egress.js";
 import type { Manifest } from "../../load/types.js";
 import type { Service, Workload } from "../../model/types.js";
-import { entryProbe, lineIn, listed, serviceEntryResource } from "../facts/istio.js";
+import { entryProbe, listed, serviceEntryResource } from "../facts/istio.js";
 import { createRule, type ResourceRef } from "../rule.js";
 
 const EXPORT_TO_ANNOTATION = "networking.istio.io/exportTo";
@@ -46,14 +46,14 @@ function exportedService(mesh: IstioMesh, s: Service): Exported {
   };
 }
 
-function exportedEntry(scenario: Scenario, e: ServiceEntry, host: string): Exported {
+function exportedEntry(e: ServiceEntry, host: string): Exported {
   return {
     resource: serviceEntryResource(e),
     host,
     exportTo: e.exportTo,
     defaulted: e.exportToDefaulted,
     file: e.file,
-    line: e.exportToDefaulted ? e.line : lineIn(scenario, { kind: "ServiceEntry", ...e }, ["spec", "exportTo"]),
+    line: e.exportToDefaulted ? e.line : e.manifest.lineOf(["spec", "exportTo"]),
     entry: e,
   };
 }
@@ -63,7 +63,7 @@ function importedObjects(scenario: Scenario, mesh: IstioMesh, namespace: string,
   const services = scenario.cluster.services.filter((s) => s.namespace === namespace && hostSubsetOf(mesh.egress.fqdn(s), pattern)).map((s) => exportedService(mesh, s));
   const entries = mesh.registry.entries.flatMap((e) => {
     const host = e.namespace === namespace ? e.hosts.find((h) => hostSubsetOf(h, pattern)) : undefined;
-    return host ? [exportedEntry(scenario, e, host)] : [];
+    return host ? [exportedEntry(e, host)] : [];
   });
   return [...services, ...entries];
 }
@@ -74,7 +74,7 @@ function destinationObject(scenario: Scenario, mesh: IstioMesh, host: string, na
   const service = scenario.cluster.services.find((s) => mesh.egress.fqdn(s) === fqdn);
   if (service) return exportedService(mesh, service);
   const entry = mesh.registry.entries.find((e) => e.hosts.includes(fqdn));
-  return entry ? exportedEntry(scenario, entry, fqdn) : undefined;
+  return entry ? exportedEntry(entry, fqdn) : undefined;
 }
 
 function sidecarWorkloads(scenario: Scenario, mesh: IstioMesh, sc: SidecarResource): Workload[] {

@@ -20,7 +20,7 @@ import {
   clusterPolicyServicesOf,
   enforcedSelectorPolicies,
   isProxyPort,
-  lineIn,
+  policyLine,
   probeAddresses,
 } from "../facts/istio.js";
 import { createRule } from "../rule.js";
@@ -89,7 +89,7 @@ export default createRule({
             resource: authzResource(policy),
             workloads: backends.map((w) => w.id),
             file: policy.file,
-            line: lineIn(scenario, { kind: "AuthorizationPolicy", ...policy }, first.path),
+            line: policyLine(scenario, policy, first.path),
             fix: `apiVersion: v1\nkind: Service\nmetadata:\n  name: ${service.name}\n  namespace: ${service.namespace}\nspec:\n  externalTrafficPolicy: Local\n`,
           });
         }

@@ -8,7 +8,7 @@
  * not name, on that port, is matched by the entry.
  */
 import { protocolClass } from "../../layers/istio/serviceentry.js";
-import { lineIn, listed, serviceEntryResource, workloadsRoutedTo } from "../facts/istio.js";
+import { listed, serviceEntryResource, workloadsRoutedTo } from "../facts/istio.js";
 import { createRule } from "../rule.js";
 
 /** An address no ServiceEntry is expected to name (RFC 5737 documentation range). */
@@ -50,7 +50,7 @@ export default createRule({
           resource: serviceEntryResource(e),
           workloads: routed.map((r) => r.workload.id),
           file: e.file,
-          line: lineIn(scenario, { kind: "ServiceEntry", ...e }, ["spec", "ports", e.ports.indexOf(port)]),
+          line: port.line,
           fix: "spec:\n  addresses:\n  - 203.0.113.0/24   # the addresses the entry is for\n",
         });
       }

@@ -3,7 +3,7 @@
  * istiod accepts it (semantics.md §4.9 r31), but its cluster has no endpoint, so
  * what the sidecar routes to it has nowhere to go.
  */
-import { lineIn, listed, serviceEntryResource, workloadsRoutedTo } from "../facts/istio.js";
+import { listed, serviceEntryResource, workloadsRoutedTo } from "../facts/istio.js";
 import { createRule } from "../rule.js";
 
 export default createRule({
@@ -32,7 +32,7 @@ export default createRule({
         resource: serviceEntryResource(e),
         workloads: routed,
         file: e.file,
-        line: lineIn(scenario, { kind: "ServiceEntry", ...e }, ["spec", "resolution"]),
+        line: e.manifest.lineOf(["spec", "resolution"]),
         fix: `spec:\n  endpoints:\n  - address: ${address ?? "203.0.113.50   # the address the entry is for"}\n`,
       });
     }
