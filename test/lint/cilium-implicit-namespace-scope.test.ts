@@ -49,6 +49,14 @@ describe("cilium-implicit-namespace-scope", () => {
     expect(ingress!.fix).toContain("io.kubernetes.pod.namespace: billing-cp");
   });
 
+  it("says that a confined deny rule stops none of the pods it describes", async () => {
+    const text = probe("        app.kubernetes.io/name: billing-backend\n").replace("  ingress:\n", "  ingressDeny:\n");
+    const found = await findings(text);
+    expect(found).toHaveLength(1);
+    expect(found[0]!.message).toContain("ingressDeny[0]: fromEndpoints");
+    expect(found[0]!.message).toContain("the deny rule stops none of them");
+  });
+
   it("does not report the corrected policy (the example's corrected-sa-selector variant)", async () => {
     const corrected = seedPolicies
       .replace("        app.kubernetes.io/namespace: global-auth\n", "        io.kubernetes.pod.namespace: global-auth\n")

@@ -68,6 +68,8 @@ export default createRule({
   messages: {
     confined:
       "{{rule}}: {{member}} {{{selector}}} names no namespace, so Cilium confines it to the policy's namespace {{namespace}}, where it matches no pod; the pods it describes ({{peers}}) are in {{elsewhere}}, and the rule admits none of them",
+    confinedDeny:
+      "{{rule}}: {{member}} {{{selector}}} names no namespace, so Cilium confines it to the policy's namespace {{namespace}}, where it matches no pod; the pods it describes ({{peers}}) are in {{elsewhere}}, and the deny rule stops none of them",
   },
   check({ scenario, report }) {
     const engine = ciliumEngine(scenario);
@@ -91,7 +93,7 @@ export default createRule({
           if (meant.length === 0) return;
           const namespaces = [...new Set(meant.map((w) => w.namespace))].sort();
           report({
-            messageId: "confined",
+            messageId: rule.deny ? "confinedDeny" : "confined",
             data: {
               rule: ruleName(spec, rule),
               member,
