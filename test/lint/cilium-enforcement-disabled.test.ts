@@ -85,6 +85,25 @@ describe("cilium-enforcement-disabled", () => {
     expect(await findings(relabelled + rest)).toEqual([]);
   });
 
+  it("reports a namespace the baselines exclude by its label (a NotIn on the namespace label)", async () => {
+    // The baselines select every pod but those of namespaces with the label; sandbox loses its profile.
+    const excluding = rest
+      .split("\n---\n")
+      .filter((doc) => !doc.includes("name: baseline-escape-hatch"))
+      .join("\n---\n")
+      .replaceAll(
+        "  endpointSelector: {}\n",
+        "  endpointSelector:\n    matchExpressions:\n      - key: io.cilium.k8s.namespace.labels.network-policy.homelab/enforcement\n        operator: NotIn\n        values: [disabled]\n",
+      );
+    const unprofiled = namespaces.replace("network-policy.homelab/profile: standard\n    network-policy.homelab/enforcement", "network-policy.homelab/enforcement");
+    expect(unprofiled).not.toBe(namespaces);
+    expect(excluding).toContain("operator: NotIn");
+    const text = unprofiled + excluding;
+    const found = await findings(text);
+    expect(found.map((f) => f.resource.name)).toEqual(["sandbox"]);
+    expect(found[0]!.message).toContain("no policy selects them");
+  });
+
   it("reports a labelled namespace that no policy selects while another namespace is isolated", async () => {
     const found = await findings(small("    network-policy.homelab/enforcement: disabled"));
     expect(found).toHaveLength(1);
