@@ -212,7 +212,7 @@ export function fixFlow(scenario: Scenario, request: ReachRequest, options: FixO
       const ports = flowPorts(before, chosen.result, flow);
       const measured = progressing.map((t) => {
         const d = connectivityDiff(ws.scenario(), t.workspace.scenario(), ports, before.protocol, flow);
-        return { t, cost: d.opened.length + d.closed.length, d };
+        return { t, cost: d.opened.length + d.closed.length };
       });
       measured.sort((a, b) => a.cost - b.cost);
       chosen = measured[0]!.t;
@@ -225,6 +225,16 @@ export function fixFlow(scenario: Scenario, request: ReachRequest, options: FixO
     current = chosen.result;
   }
 
+  if (current.verdict === "denied" && !out.noFix) {
+    const hop = current.hops.find((h) => h.verdict === "deny")!;
+    out.noFix = {
+      layer: hop.enforcer as LayerId,
+      direction: hop.direction,
+      workload: hop.at,
+      reason: `still blocked after ${applied.length} change${applied.length === 1 ? "" : "s"}, the most fix makes for one flow: ${hop.reason}`,
+      policies: hop.policies,
+    };
+  }
   out.changes = applied.map(describe);
   workspaces.set(out, ws);
   out.verdictAfter = current.verdict;

@@ -141,3 +141,33 @@ spec:
     expect(r).toMatchObject({ verdictBefore: "allowed", verdictAfter: "allowed", changes: [], opened: [], closed: [] });
   });
 });
+
+describe("fix with several blocking points", () => {
+  it("changes each point in the order the packets meet them, and stops with the reason at the limit", async () => {
+    const both = `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-egress, namespace: front}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  policyTypes: [Egress]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: api-ingress, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: api}}
+  policyTypes: [Ingress]
+`;
+    const text = namespace("shop") + namespace("front") + deployment("shop", "api", { port: 8080 }) + deployment("front", "web") + both;
+    const r = await fixYaml(text, { from: "front/web", to: "shop/api:8080" });
+    expect(r.verdictAfter).toBe("allowed");
+    expect(r.changes.map((c) => `${c.direction} ${c.workload} ${c.name}`)).toEqual(["egress front/web web-egress", "ingress shop/api api-ingress"]);
+    expect(r.opened).toEqual([{ from: "front/web", to: "shop/api", port: 8080, protocol: "TCP", requested: true }]);
+
+    const limited = await fixYaml(text, { from: "front/web", to: "shop/api:8080" }, { maxSteps: 1 });
+    expect(limited.verdictAfter).toBe("denied");
+    expect(limited.changes).toHaveLength(1);
+    expect(limited.noFix).toMatchObject({ layer: "networkpolicy", direction: "ingress", workload: "shop/api" });
+    expect(limited.noFix!.reason).toContain("still blocked after 1 change,");
+  });
+});
