@@ -104,6 +104,12 @@ spec:
     expect(findings[0]!.fix).toContain('  - "."\n  - "shop"');
   });
 
+  it("reports a host imported from any namespace (*/host)", async () => {
+    const text = base + ordersService(onlyOwnNamespace) + sidecar("*/orders.orders.svc.cluster.local");
+    const findings = lint(await scenarioFromYaml(text), [rule]);
+    expect(findings.map((f) => [f.resource.name, f.workloads])).toEqual([["orders", ["shop/api"]]]);
+  });
+
   it("does not report a Service exported to the importing namespace", async () => {
     const text = base + ordersService(`  annotations:\n    networking.istio.io/exportTo: ".,shop"`) + sidecar("orders/orders.orders.svc.cluster.local");
     expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);

@@ -58,11 +58,12 @@ function exportedEntry(e: ServiceEntry, host: string): Exported {
   };
 }
 
-/** Services and ServiceEntries of `namespace` whose host an import pattern covers. */
+/** Services and ServiceEntries of `namespace` (`*`: any) whose host an import pattern covers. */
 function importedObjects(scenario: Scenario, mesh: IstioMesh, namespace: string, pattern: string): Exported[] {
-  const services = scenario.cluster.services.filter((s) => s.namespace === namespace && hostSubsetOf(mesh.egress.fqdn(s), pattern)).map((s) => exportedService(mesh, s));
+  const inNamespace = (ns: string): boolean => namespace === "*" || ns === namespace;
+  const services = scenario.cluster.services.filter((s) => inNamespace(s.namespace) && hostSubsetOf(mesh.egress.fqdn(s), pattern)).map((s) => exportedService(mesh, s));
   const entries = mesh.registry.entries.flatMap((e) => {
-    const host = e.namespace === namespace ? e.hosts.find((h) => hostSubsetOf(h, pattern)) : undefined;
+    const host = inNamespace(e.namespace) ? e.hosts.find((h) => hostSubsetOf(h, pattern)) : undefined;
     return host ? [exportedEntry(e, host)] : [];
   });
   return [...services, ...entries];
@@ -172,7 +173,8 @@ export default createRule({
       if (users.length === 0) continue;
       for (const listener of sc.egress) {
         for (const h of listener.hosts) {
-          if (h.exclude || h.host === "*" || h.namespace === "*") continue;
+          // A named host, in a named namespace or in any (`*/api.example.com`); `ns/*` and `*/*.suffix` name no one host.
+          if (h.exclude || h.host === "*" || (h.namespace === "*" && isWildcardHost(h.host))) continue;
           for (const obj of importedObjects(scenario, mesh, h.namespace === "." ? sc.namespace : h.namespace, h.host)) {
             const affected = users.map((w) => ({ w, effect: egressForWantOfExport(mesh, w, obj) })).filter((a) => a.effect !== null);
             if (affected.length === 0) continue;
