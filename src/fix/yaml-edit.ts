@@ -135,7 +135,10 @@ export function applyEdit(text: string, edit: AddEdit): string {
     if (!isMap(node)) throw new YamlEditError(`${edit.path.slice(0, depth).join(".")} is not a map`);
     const pair = node.items.find((p) => isScalar(p.key) && p.key.value === step);
     const next = pair?.value as YamlNode | undefined | null;
-    if (!pair || next === undefined || next === null || (isScalar(next) && next.value === null)) break;
+    if (pair && !node.flow && (next === undefined || next === null || (isScalar(next) && next.value === null))) {
+      return fillEmptyKey(text, pair.key as YamlNode, next ?? null, edit, depth, indentSeq);
+    }
+    if (!pair || next === undefined || next === null) break;
     holder = { map: node, key: pair.key as YamlNode };
     node = next;
   }
@@ -168,6 +171,28 @@ export function applyEdit(text: string, edit: AddEdit): string {
   for (let i = missing.length - 1; i >= 1; i--) added = { [missing[i]!]: added };
   if (!isMap(node)) throw new YamlEditError(`${edit.path.slice(0, depth).join(".")} is not a map`);
   return insertMapKey(text, found, node, String(missing[0]), added, edit, indentSeq);
+}
+
+/**
+ * A key written without a value (`ingress:` or `ingress: null`) receives the
+ * rest of the path as its block value, on the lines after it; an explicit null
+ * is removed from the key's line.
+ */
+function fillEmptyKey(text: string, key: YamlNode, value: YamlNode | null, edit: AddEdit, depth: number, indentSeq: boolean): string {
+  if (!key.range) throw new YamlEditError(`${edit.path.slice(0, depth + 1).join(".")} has no position`);
+  const rest = edit.path.slice(depth + 1);
+  if (rest.some((m) => typeof m === "number")) throw new YamlEditError(`${edit.path.join(".")} does not exist`);
+  let added: unknown = edit.key === undefined ? [edit.value] : { [edit.key]: edit.value };
+  for (let i = rest.length - 1; i >= 0; i--) added = { [rest[i]!]: added };
+  const keyCol = key.range[0] - lineStart(text, key.range[0]);
+  const block = indent(render(added, indentSeq), Array.isArray(added) && !indentSeq ? keyCol : keyCol + 2);
+  let out = text;
+  let lineEndFrom = key.range[1];
+  if (value?.range && value.range[1] > value.range[0]) {
+    out = `${text.slice(0, value.range[0]).replace(/[ \t]+$/, "")}${text.slice(value.range[1])}`;
+    lineEndFrom = value.range[0];
+  }
+  return splice(out, afterLine(out, lineEndFrom), block);
 }
 
 function insertSeqItem(text: string, found: FoundObject, seq: YAMLSeq, edit: AddEdit, indentSeq: boolean): string {

@@ -100,3 +100,28 @@ describe("unified diff", () => {
     expect(unifiedDiff("x", a, a)).toBe("");
   });
 });
+
+describe("a key written without a value", () => {
+  const np = { kind: "NetworkPolicy", namespace: "shop", name: "api" };
+  const policy = (ingress: string) => `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: api, namespace: shop}
+spec:
+  podSelector: {}
+  ingress:${ingress}
+  policyTypes: [Ingress]
+`;
+  it("gets the list as its block value, not a second key", () => {
+    const text = policy("");
+    const after = applyEdit(text, { object: np, path: ["spec", "ingress"], value: { ports: [{ port: 80 }] } });
+    // No block list in the document to copy the style from: items indented under their key.
+    expect(changedLines(unifiedDiff("f", text, after))).toEqual({ added: ["    - ports:", "        - port: 80"], removed: [] });
+    expect(after.match(/ingress:/g)).toHaveLength(1);
+  });
+
+  it("loses an explicit null, keeping a comment", () => {
+    const text = policy(" null  # nothing yet");
+    const after = applyEdit(text, { object: np, path: ["spec", "ingress"], value: { ports: [{ port: 80 }] } });
+    expect(after).toContain("  ingress:  # nothing yet\n    - ports:\n        - port: 80\n  policyTypes: [Ingress]");
+  });
+});
