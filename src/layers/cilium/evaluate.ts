@@ -953,7 +953,8 @@ function httpMiss(rule: HttpRule, req: { method: string; path: string; host: str
 
 
 /** The namespaces a selector is confined to (an `In` on the pod namespace label), or undefined when it is not. */
-function namespacesOf(sel: IdentitySelector): readonly string[] | undefined {
+/** The namespaces a selector confines its pods to (its `io.kubernetes.pod.namespace In` requirement), or undefined. */
+export function namespacesOf(sel: IdentitySelector): readonly string[] | undefined {
   if (sel.nothing) return [];
   for (const r of sel.requirements) {
     if (r.key === POD_NAMESPACE_LABEL && r.operator === "In" && (r.source === "k8s" || r.source === "any")) return r.values;

@@ -3,7 +3,7 @@ import { isNetworkPolicy } from "../networkpolicy/scan.js";
 import { CiliumEngine, CiliumLayer } from "./evaluate.js";
 import { isCiliumPolicy, scanCiliumPolicies } from "./scan.js";
 
-export { CiliumEngine, CiliumLayer, type CiliumApi, type CiliumDecision, type L7Request } from "./evaluate.js";
+export { CiliumEngine, CiliumLayer, namespacesOf, type CiliumApi, type CiliumDecision, type L7Request } from "./evaluate.js";
 export * from "./scan.js";
 export { SafeRegex, RegexSyntaxError, RegexUnsupportedError } from "./re2.js";
 

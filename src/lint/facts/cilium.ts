@@ -7,8 +7,7 @@
  */
 import { stringify } from "yaml";
 import type { Scenario } from "../../analysis/scenario.js";
-import { CiliumEngine, CiliumLayer, type CiliumPolicy, type CiliumRule, type CiliumSpec, type PeerPart } from "../../layers/cilium/index.js";
-import { POD_NAMESPACE_LABEL } from "../../layers/cilium/labels.js";
+import { CiliumEngine, CiliumLayer, namespacesOf, type CiliumPolicy, type CiliumRule, type CiliumSpec, type PeerPart } from "../../layers/cilium/index.js";
 import type { Direction, Peer, WireConn } from "../../layers/types.js";
 import type { Workload } from "../../model/types.js";
 import { PROTOCOLS, type ConnSet } from "../../sets/index.js";
@@ -95,9 +94,7 @@ export function singleRulePolicy(spec: CiliumSpec, rule: CiliumRule, peers: read
 
 /** The namespaces a part's pods can be in, when its selector names them (Cilium's namespace scoping, §3.3 r19–r21). */
 function namespacesNamed(part: PeerPart): readonly string[] | undefined {
-  if (part.type !== "selector") return undefined;
-  const r = part.selector.requirements.find((q) => q.key === POD_NAMESPACE_LABEL && q.operator === "In" && (q.source === "k8s" || q.source === "any"));
-  return part.selector.nothing ? [] : r?.values;
+  return part.type === "selector" ? namespacesOf(part.selector) : undefined;
 }
 
 /**
