@@ -83,6 +83,18 @@ describe("palisade fix", () => {
     expect(JSON.parse(r.stdout).changes[0]).toMatchObject({ file: "<stdin>", action: "edit" });
   });
 
+  it("leaves a JSON file as it is and puts the rule in a new document", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "palisade-fix-json-"));
+    dirs.push(dir);
+    const items = parseAllDocuments(input);
+    writeFileSync(join(dir, "all.json"), JSON.stringify({ apiVersion: "v1", kind: "List", items: (Array.isArray(items) ? items : []).map((d) => d.toJS()) }, null, 2));
+    const r = await palisade(["fix", "front/web", "shop/api:8080", "-f", dir, "-o", "json"]);
+    expect(r.code).toBe(0);
+    const json = JSON.parse(r.stdout);
+    expect(json.changes).toHaveLength(1);
+    expect(json.changes[0]).toMatchObject({ action: "create", kind: "NetworkPolicy", namespace: "shop", name: "allow-web-to-api" });
+  });
+
   it("exits 0 and says so for a flow that is already allowed", async () => {
     const r = await palisade(["fix", "shop/api", "front/web:80", "-f", inputDir()]);
     expect(r.code).toBe(0);
