@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/redundant-rule.js";
-import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
+import { errors, lineOf, scenarioFromYaml } from "../helpers/cluster.js";
 
 /** Namespaces `app` and `other`, pods web (http=8080), api (http=9090), client (in `other`). */
 const cluster = `apiVersion: v1
@@ -66,7 +66,10 @@ ${spec}---
 `;
 
 async function findings(text: string) {
-  return lint(await scenarioFromYaml(text), [rule]);
+  const scenario = await scenarioFromYaml(text);
+  // A policy the API server or Cilium would reject is left out: a test on it would prove nothing.
+  expect(errors(scenario)).toEqual([]);
+  return lint(scenario, [rule]);
 }
 
 describe("redundant-rule", () => {
@@ -252,3 +255,95 @@ describe("redundant-rule", () => {
     expect(found[0]!.message).toContain("egress[0] adds nothing");
   });
 });
+
+describe("redundant-rule on Cilium policies", () => {
+  const cnp = (name: string, spec: string) => `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata:
+  name: ${name}
+  namespace: app
+spec:
+  endpointSelector:
+    matchLabels: {app: web}
+${spec}---
+`;
+  const port = (p: string) => `    toPorts:\n    - ports:\n      - {port: "${p}", protocol: TCP}\n`;
+
+  it("reports an allow rule inside another one's endpoints and ports", async () => {
+    const text = cluster + cnp("web-in", `  ingress:\n  - fromEndpoints:\n    - {}\n${port("8000").replace("}", ", endPort: 8100}")}  - fromEndpoints:\n    - matchLabels: {app: api}\n${port("8080")}`);
+    const found = await findings(text);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({
+      rule: "redundant-rule",
+      resource: { kind: "CiliumNetworkPolicy", namespace: "app", name: "web-in" },
+      workloads: ["app/web"],
+      line: lineOf(text, "- fromEndpoints:", 2),
+    });
+    expect(found[0]!.message).toContain("CiliumNetworkPolicy app/web-in ingress[1] adds nothing for app/web");
+    expect(found[0]!.message).toContain(`app/web-in ingress[0] (test.yaml:${lineOf(text, "- fromEndpoints:", 1)})`);
+  });
+
+  it("reports a CIDR rule that the world entity covers, and not the world rule", async () => {
+    const text = cluster + cnp("web-out", `  egress:\n  - toEntities: [world]\n${port("443")}  - toCIDRSet:\n    - {cidr: 10.0.0.0/8, except: [10.1.0.0/16]}\n${port("443")}`);
+    expect((await findings(text)).map((f) => f.line)).toEqual([lineOf(text, "- toCIDRSet:")]);
+  });
+
+  it("does not count a rule with L7 parts as covering: without the L4 rule, the L7 rules would apply", async () => {
+    const http = `  - fromEndpoints:\n    - {}\n    toPorts:\n    - ports:\n      - {port: "80", protocol: TCP}\n      rules:\n        http:\n        - {method: GET}\n`;
+    const text = cluster + cnp("web-in", `  ingress:\n  - fromEndpoints:\n    - {}\n${port("80")}${http}`);
+    expect(await findings(text)).toEqual([]);
+  });
+
+  it("keeps a rule whose removal would take its policy, the only one in default deny, out of default deny", async () => {
+    const covering = (defaultDeny: string) => cnp("wide", `${defaultDeny}  ingress:\n  - fromEndpoints:\n    - {}\n`);
+    const narrow = cnp("narrow", `  ingress:\n  - fromEndpoints:\n    - matchLabels: {app: api}\n${port("8080")}`);
+    const both = cluster + covering("") + narrow;
+    expect((await findings(both)).map((f) => f.resource.name)).toEqual(["narrow"]);
+    const wideWithoutDefaultDeny = cluster + covering("  enableDefaultDeny: {ingress: false}\n") + narrow;
+    expect(await findings(wideWithoutDefaultDeny)).toEqual([]);
+  });
+
+  it("keeps a rule to every outside address that only several rules cover together: a DNS name needs one of them", async () => {
+    // The world rule comes last, so it is judged first: the two CIDR rules cover its addresses together,
+    // but egress to a DNS name is admitted only by a rule covering all of IPv4 on its own.
+    const text = cluster + cnp("web-out", `  egress:\n  - toCIDR: [0.0.0.0/1, "::/0"]\n${port("443")}  - toCIDR: [128.0.0.0/1]\n${port("443")}  - toEntities: [world]\n${port("443")}`);
+    expect((await findings(text)).map((f) => f.line)).toEqual([lineOf(text, "- toCIDR:", 1), lineOf(text, "- toCIDR:", 2)]);
+    // With one rule for all of IPv4, the world rule adds nothing, names included.
+    const whole = cluster + cnp("web-out", `  egress:\n  - toCIDR: [0.0.0.0/0, "::/0"]\n${port("443")}  - toEntities: [world]\n${port("443")}`);
+    expect((await findings(whole)).map((f) => f.line)).toEqual([lineOf(whole, "- toEntities:")]);
+  });
+
+  it("does not take every pod, node and the API server for the cluster entity: cilium-health is in it too", async () => {
+    const ccnp = `apiVersion: cilium.io/v2
+kind: CiliumClusterwideNetworkPolicy
+metadata:
+  name: web-in
+spec:
+  endpointSelector:
+    matchLabels: {app: web}
+  ingress:
+  - fromEndpoints:
+    - {}
+${port("80")}  - fromEntities: [host, remote-node, kube-apiserver]
+${port("80")}  - fromEntities: [cluster]
+${port("80")}---
+`;
+    // The cluster rule, judged first, also admits health, init, ingress and unmanaged endpoints: it stays.
+    const text = cluster + ccnp;
+    const found = await findings(text);
+    expect(found.map((f) => [f.resource.kind, f.line])).toEqual([
+      ["CiliumClusterwideNetworkPolicy", lineOf(text, "- fromEndpoints:")],
+      ["CiliumClusterwideNetworkPolicy", lineOf(text, "- fromEntities:", 1)],
+    ]);
+    expect(found[0]!.message).toContain("CiliumClusterwideNetworkPolicy web-in ingress[0]");
+  });
+
+  it("reports NetworkPolicy rules under the Cilium engine too", async () => {
+    const text =
+      cluster +
+      policy("web-in", "{matchLabels: {app: web}}", "  ingress:\n  - from:\n    - podSelector: {}\n  - from:\n    - podSelector: {matchLabels: {app: api}}\n    ports:\n    - port: 8080\n");
+    const found = lint(await scenarioFromYaml(text, { cni: "cilium" }), [rule]);
+    expect(found.map((f) => [f.resource.kind, f.line])).toEqual([["NetworkPolicy", lineOf(text, "- from:", 2)]]);
+  });
+});
+

@@ -18,8 +18,11 @@
  */
 import { intern } from "../../analysis/intern.js";
 import type { Scenario } from "../../analysis/scenario.js";
+import { CiliumEngine, CiliumLayer, type CiliumRule, type CiliumSpec } from "../../layers/cilium/index.js";
+import { Identity } from "../../layers/cilium/labels.js";
 import { NetworkPolicyLayer, rulePorts, type NetworkPolicy, type NetworkPolicyRule } from "../../layers/networkpolicy/index.js";
 import type { Direction, Peer } from "../../layers/types.js";
+import { ciliumAllowsLocalhost } from "../../model/profile.js";
 import type { Workload } from "../../model/types.js";
 import { ConnSet, IPSet } from "../../sets/index.js";
 
@@ -171,16 +174,8 @@ class DirectionCoverage {
 
   /** Whether the `others` that match a peer (per `matches`) allow all of `allowed` there; the overlapping ones go to `overlapping`. */
   private covered(allowed: ConnSet, others: readonly RuleSite[], matches: (o: RuleSite) => boolean, dest: Workload | undefined, overlapping: Set<RuleSite>): boolean {
-    let covered = ConnSet.none();
-    for (const o of others) {
-      if (!matches(o)) continue;
-      const common = this.ports(o.rule, dest).intersect(allowed);
-      if (common.isEmpty()) continue;
-      overlapping.add(o);
-      covered = covered.union(common);
-      if (allowed.isSubsetOf(covered)) return true;
-    }
-    return false;
+    const candidates = others.filter(matches).map((o) => ({ site: o, conns: this.ports(o.rule, dest) }));
+    return connsCovered(allowed, candidates, overlapping);
   }
 
   /**
@@ -383,4 +378,220 @@ export function describeSite(s: RuleSite): string {
 export function listSome(items: readonly string[], max = 4): string {
   if (items.length <= max) return items.join(", ");
   return `${items.slice(0, max).join(", ")} and ${items.length - max} more`;
+}
+
+// ---------------------------------------------------------------------------
+// Cilium: allow rules of CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy and the
+// NetworkPolicies the Cilium engine reads, compared within the engine.
+
+/** One allow rule of one Cilium spec. */
+export interface CiliumRuleSite {
+  spec: CiliumSpec;
+  rule: CiliumRule;
+}
+
+export interface RedundantCiliumRule {
+  site: CiliumRuleSite;
+  coveredBy: CiliumRuleSite[];
+  workloads: Workload[];
+}
+
+/** Reserved identities no workload, node or outside address of the input carries, but traffic can (cilium-health, ...). */
+const SPECIAL_IDENTITIES = ["health", "init", "ingress", "unmanaged"].map((name) => new Identity([["reserved", name, ""]]));
+
+/**
+ * Whether a rule can be judged here: an allow rule of a pod policy whose effect is all
+ * in its L3/L4 match. Rules with L7 (or TLS server names), toFQDNs, unresolved groups or
+ * ICMP change more than the connections they admit, and host policies select nodes.
+ */
+function judgeable(spec: CiliumSpec, rule: CiliumRule): boolean {
+  if (rule.deny || rule.icmpOnly || spec.subject.type !== "endpoints") return false;
+  if (rule.ports?.some((pr) => pr.l7 !== undefined || pr.serverNames.length > 0)) return false;
+  return rule.peers.every((p) => p.type !== "fqdn" && p.type !== "unresolved");
+}
+
+/** One direction of the Cilium engine as endpoint classes × peer views. */
+class CiliumDirectionCoverage {
+  private readonly peerReps: number[] = [];
+  private readonly endpointReps: number[] = [];
+  /** Per endpoint class: the specs selecting it in this direction (indexes into `engine.specs`). */
+  readonly selecting: (readonly number[])[] = [];
+  readonly classesOf = new Map<number, number[]>();
+  readonly workloadsOf = new Map<number, Workload[]>();
+  /** L4-only connections of each rule (its ports without an L7 part), per destination for named ports. */
+  private readonly l4 = new Map<CiliumRule, ConnSet>();
+  private readonly addressesOf = new Map<CiliumRule, IPSet>();
+
+  constructor(
+    private readonly engine: CiliumEngine,
+    private readonly direction: Direction,
+    private readonly workloads: readonly Workload[],
+    private readonly nodeAddresses: readonly string[],
+  ) {
+    const keys = workloads.map((w) => engine.roleKeys(w));
+    const peerRole = direction === "ingress" ? "ingressPeer" : "egressPeer";
+    const endpointRole = direction === "ingress" ? "ingressEndpoint" : "egressEndpoint";
+    intern(keys.map((k) => k[peerRole]), this.peerReps);
+    const judged = workloads.map((w) => engine.applies(w) && engine.factsOf(w).selectedBy[direction].length > 0);
+    const endpointOf = intern(keys.map((k, i) => (judged[i] ? k[endpointRole] : "")), this.endpointReps);
+    for (const rep of this.endpointReps) this.selecting.push(judged[rep] ? engine.factsOf(workloads[rep]!).selectedBy[direction] : []);
+    this.selecting.forEach((specs, c) => {
+      for (const si of specs) this.classesOf.set(si, [...(this.classesOf.get(si) ?? []), c]);
+    });
+    workloads.forEach((w, i) => {
+      if (!judged[i]) return;
+      for (const si of this.selecting[endpointOf[i]!]!) this.workloadsOf.set(si, [...(this.workloadsOf.get(si) ?? []), w]);
+    });
+  }
+
+  endpoint(endpointClass: number): Workload {
+    return this.workloads[this.endpointReps[endpointClass]!]!;
+  }
+
+  private conns(rule: CiliumRule, dest: Workload | undefined): ConnSet {
+    const named = rule.ports?.some((pr) => pr.ports.some((p) => typeof p.port === "string"));
+    let c = named ? undefined : this.l4.get(rule);
+    if (!c) {
+      // An L4-only match wins over L7 rules on the same port (§3.9 r41): only those parts cover.
+      const l4Only = rule.ports ? { ...rule, ports: rule.ports.filter((pr) => pr.l7 === undefined) } : rule;
+      c = this.engine.ruleConns(l4Only, dest);
+      if (!named) this.l4.set(rule, c);
+    }
+    return c;
+  }
+
+  private addresses(rule: CiliumRule): IPSet {
+    let ips = this.addressesOf.get(rule);
+    if (!ips) {
+      ips = IPSet.none();
+      for (const part of rule.peers) ips = ips.union(this.engine["partIPs"](part));
+      this.addressesOf.set(rule, ips);
+    }
+    return ips;
+  }
+
+  /** Whether `site` allows, at the endpoint class, a connection the `others` do not. */
+  contribution(site: CiliumRuleSite, endpointClass: number, others: readonly CiliumRuleSite[], overlapping: Set<CiliumRuleSite>): Contribution {
+    const endpoint = this.endpoint(endpointClass);
+    const ingress = this.direction === "ingress";
+    const engine = this.engine;
+    let allowsAny = false;
+    const coveredAt = (view: ReturnType<CiliumEngine["view"]>, dest: Workload | undefined): boolean => {
+      if (!engine["ruleMatchesPeer"](site.rule, view)) return true;
+      // The local host reaches its endpoints whatever the rules say (allow-localhost).
+      if (ingress && view.localHost && ciliumAllowsLocalhost(engine["switches"])) return true;
+      const allowed = this.conns(site.rule, dest);
+      if (allowed.isEmpty()) return true;
+      allowsAny = true;
+      const candidates = others.filter((o) => engine["ruleMatchesPeer"](o.rule, view)).map((o) => ({ site: o, conns: this.conns(o.rule, dest) }));
+      return connsCovered(allowed, candidates, overlapping);
+    };
+
+    for (const rep of this.peerReps) {
+      const peer = this.workloads[rep]!;
+      const view = engine["view"](endpoint, { kind: "workload", workload: peer });
+      if (!coveredAt(view, ingress ? endpoint : view.workload)) return { adds: true, allowsAny };
+    }
+    const dest = ingress ? endpoint : undefined;
+    const nodes: Peer[] = [{ kind: "node", local: true }, { kind: "node", local: false }];
+    for (const ip of this.nodeAddresses) nodes.push({ kind: "node", local: true, ip }, { kind: "node", local: false, ip });
+    for (const node of nodes) if (!coveredAt(engine["view"](endpoint, node), dest)) return { adds: true, allowsAny };
+    for (const identity of SPECIAL_IDENTITIES) {
+      if (!coveredAt({ identity, cidrIPs: [], localHost: false, workload: undefined, text: "" }, dest)) return { adds: true, allowsAny };
+    }
+
+    const ips = this.addresses(site.rule);
+    const conns = this.conns(site.rule, dest);
+    if (!ips.isEmpty() && !conns.isEmpty()) {
+      allowsAny = true;
+      const pieces = others.map((o) => ({ site: o, ips: this.addresses(o.rule), conns: this.conns(o.rule, dest) }));
+      if (!addressesCovered(ips, conns, pieces, overlapping)) return { adds: true, allowsAny };
+      // Egress to a DNS name counts only rules that cover every outside IPv4 address, one by one (evaluateName).
+      if (!ingress && IPSet.allOf(4).isSubsetOf(ips)) {
+        const everywhere = pieces.filter((p) => IPSet.allOf(4).isSubsetOf(p.ips));
+        if (!connsCovered(conns, everywhere, overlapping)) return { adds: true, allowsAny };
+      }
+    }
+    return { adds: false, allowsAny };
+  }
+}
+
+/** Whether the union of the candidates' connections holds `allowed`; the overlapping candidates go to `overlapping`. */
+function connsCovered<S>(allowed: ConnSet, candidates: readonly { site: S; conns: ConnSet }[], overlapping: Set<S>): boolean {
+  let covered = ConnSet.none();
+  for (const c of candidates) {
+    const common = c.conns.intersect(allowed);
+    if (common.isEmpty()) continue;
+    overlapping.add(c.site);
+    covered = covered.union(common);
+    if (allowed.isSubsetOf(covered)) return true;
+  }
+  return false;
+}
+
+function ciliumCompute(engine: CiliumEngine, workloads: readonly Workload[], nodeAddresses: readonly string[]): RedundantCiliumRule[] {
+  const views = {
+    ingress: new CiliumDirectionCoverage(engine, "ingress", workloads, nodeAddresses),
+    egress: new CiliumDirectionCoverage(engine, "egress", workloads, nodeAddresses),
+  };
+  const switches = engine["switches"];
+  const removed = new Set<CiliumRule>();
+  const sites = engine.specs.map((spec) => spec.rules.filter((r) => !r.deny).map((rule) => ({ spec, rule })));
+  const found: RedundantCiliumRule[] = [];
+
+  /** Whether the endpoint stays in default deny without `site` (a spec with no rule left in a direction stops denying by default). */
+  const staysDefaultDeny = (si: number, site: CiliumRuleSite, direction: Direction, selecting: readonly number[]): boolean => {
+    if (switches.policyEnforcementMode === "always" || !switches.enableNonDefaultDenyPolicies) return true;
+    const restOfSpec = site.spec.rules.some((r) => r !== site.rule && r.direction === direction && !removed.has(r));
+    if (restOfSpec && site.spec.defaultDeny[direction]) return true;
+    return selecting.some((sj) => sj !== si && engine.specs[sj]!.defaultDeny[direction]);
+  };
+
+  for (let si = engine.specs.length - 1; si >= 0; si--) {
+    const specSites = sites[si]!;
+    for (let k = specSites.length - 1; k >= 0; k--) {
+      const site = specSites[k]!;
+      if (!judgeable(site.spec, site.rule)) continue;
+      const direction = site.rule.direction;
+      const view = views[direction];
+      const overlapping = new Set<CiliumRuleSite>();
+      let adds = false;
+      let allowsAny = false;
+      for (const c of view.classesOf.get(si) ?? []) {
+        const selecting = view.selecting[c]!;
+        // Outside default deny, an allow rule still decides which rules' L7 parts apply: not judged.
+        if (!engine.defaultDeny(view.endpoint(c), direction) || !staysDefaultDeny(si, site, direction, selecting)) {
+          adds = true;
+          break;
+        }
+        const others = selecting.flatMap((sj) => sites[sj]!).filter((o) => o.rule.direction === direction && o !== site && !removed.has(o.rule));
+        const r = view.contribution(site, c, others, overlapping);
+        allowsAny ||= r.allowsAny;
+        if ((adds = r.adds)) break;
+      }
+      if (adds || !allowsAny) continue;
+      removed.add(site.rule);
+      found.push({ site, coveredBy: [...overlapping], workloads: view.workloadsOf.get(si) ?? [] });
+    }
+  }
+  return found;
+}
+
+const ciliumCache = new WeakMap<Scenario, RedundantCiliumRule[]>();
+
+/** Redundant Cilium allow rules of the scenario (computed once per scenario). */
+export function ciliumRedundancy(scenario: Scenario): RedundantCiliumRule[] {
+  let r = ciliumCache.get(scenario);
+  if (!r) {
+    const engines = [...new Set(scenario.layers.flatMap((l) => (l instanceof CiliumLayer ? [l.engine] : [])))];
+    r = engines.flatMap((e) => ciliumCompute(e, scenario.cluster.workloads, scenario.nodeAddresses));
+    ciliumCache.set(scenario, r);
+  }
+  return r;
+}
+
+/** `NS/NAME ingress[1] (file:line)`, or `NAME specs[0].ingress[1] (...)` for a clusterwide policy. */
+export function describeCiliumSite(s: CiliumRuleSite): string {
+  const p = s.spec.policy;
+  return `${p.namespace === null ? "" : `${p.namespace}/`}${p.name} ${s.rule.label} (${p.file}:${s.rule.line})`;
 }

@@ -1,39 +1,43 @@
 /**
- * A NetworkPolicy rule that allows nothing the other rules selecting the same pods
- * do not already allow. Decided per endpoint class and peer class with the layer's
- * own matching (facts/redundancy.ts); the fix is the rule list without it.
+ * A rule that allows nothing the other rules selecting the same pods do not already
+ * allow: a NetworkPolicy rule (NetworkPolicy layer), or an allow rule of a
+ * CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy or NetworkPolicy under the
+ * Cilium engine. Decided per endpoint class and peer class with the layer's own
+ * matching (facts/redundancy.ts); the fix is the rule list without it.
  */
 import { stringify } from "yaml";
-import type { NetworkPolicy } from "../../layers/networkpolicy/index.js";
-import type { Direction } from "../../layers/types.js";
-import { describeSite, listSome, networkPolicyRedundancy } from "../facts/redundancy.js";
+import type { Manifest } from "../../load/types.js";
+import { ciliumRedundancy, describeCiliumSite, describeSite, listSome, networkPolicyRedundancy } from "../facts/redundancy.js";
 import { createRule } from "../rule.js";
 
-/** The policy's rule list in `direction` without rule `index`; policyTypes written out when removing it would change their default. */
-function withoutRule(policy: NetworkPolicy, direction: Direction, index: number): string {
-  const spec = (policy.manifest.raw.spec ?? {}) as Record<string, unknown>;
-  const list = Array.isArray(spec[direction]) ? (spec[direction] as unknown[]) : [];
-  const rest = list.filter((_, i) => i !== index);
-  // Defaulted policyTypes include Egress only while the egress list is non-empty.
-  const keepTypes = policy.policyTypesDefaulted && direction === "egress" && rest.length === 0;
-  const types = [...policy.policyTypes].map((d) => (d === "ingress" ? "Ingress" : "Egress"));
-  return stringify({ ...(keepTypes ? { policyTypes: types } : {}), [direction]: rest }, { lineWidth: 0 });
+/**
+ * The list at `path` in the manifest without item `index`, under its last key; `policyTypes`
+ * written out when given (removing the last egress rule of a NetworkPolicy whose policyTypes
+ * were defaulted would stop isolating its pods for egress).
+ */
+function listWithout(manifest: Manifest, path: readonly (string | number)[], index: number, policyTypes?: string[]): string {
+  let at: unknown = manifest.raw;
+  for (const key of path) at = at !== null && typeof at === "object" ? (at as Record<string | number, unknown>)[key] : undefined;
+  const rest = (Array.isArray(at) ? at : []).filter((_, i) => i !== index);
+  return stringify({ ...(policyTypes ? { policyTypes } : {}), [path[path.length - 1]!]: rest }, { lineWidth: 0 });
 }
 
 export default createRule({
   id: "redundant-rule",
-  description: "A NetworkPolicy rule allows nothing that other rules for the same pods do not already allow",
+  description: "A NetworkPolicy or Cilium rule allows nothing that other rules for the same pods do not already allow",
   severity: "info",
   messages: {
-    covered:
-      "NetworkPolicy {{policy}} {{rule}} adds nothing for {{workloads}}: every connection it allows is already allowed by {{coveredBy}}",
+    covered: "{{kind}} {{policy}} {{rule}} adds nothing for {{workloads}}: every connection it allows is already allowed by {{coveredBy}}",
   },
   check({ scenario, report }) {
     for (const { site, coveredBy, workloads } of networkPolicyRedundancy(scenario).rules) {
       const { policy, direction, rule } = site;
+      const rest = policy[direction].length - 1;
+      const keepTypes = policy.policyTypesDefaulted && direction === "egress" && rest === 0;
       report({
         messageId: "covered",
         data: {
+          kind: "NetworkPolicy",
           policy: `${policy.namespace}/${policy.name}`,
           rule: `${direction}[${rule.index}]`,
           workloads: listSome(workloads.map((w) => w.id)),
@@ -43,7 +47,27 @@ export default createRule({
         workloads: workloads.map((w) => w.id),
         file: policy.file,
         line: rule.line,
-        fix: withoutRule(policy, direction, rule.index),
+        fix: listWithout(policy.manifest, ["spec", direction], rule.index, keepTypes ? [...policy.policyTypes].map((d) => (d === "ingress" ? "Ingress" : "Egress")) : undefined),
+      });
+    }
+    for (const { site, coveredBy, workloads } of ciliumRedundancy(scenario)) {
+      const { spec, rule } = site;
+      const policy = spec.policy;
+      const specPath = spec.specIndex === null ? ["spec"] : ["specs", spec.specIndex];
+      report({
+        messageId: "covered",
+        data: {
+          kind: policy.kind,
+          policy: policy.namespace === null ? policy.name : `${policy.namespace}/${policy.name}`,
+          rule: rule.label,
+          workloads: listSome(workloads.map((w) => w.id)),
+          coveredBy: listSome(coveredBy.map(describeCiliumSite)),
+        },
+        resource: { kind: policy.kind, namespace: policy.namespace, name: policy.name },
+        workloads: workloads.map((w) => w.id),
+        file: policy.file,
+        line: rule.line,
+        fix: listWithout(policy.manifest, [...specPath, rule.section], rule.index),
       });
     }
   },
