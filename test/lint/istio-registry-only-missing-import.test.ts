@@ -95,6 +95,19 @@ ${to}
 ---
 `;
 
+const ciliumEgress = (rules: string) => `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata:
+  name: api-egress
+  namespace: shop
+spec:
+  endpointSelector:
+    matchLabels: {app: api}
+  egress:
+${rules}
+---
+`;
+
 describe("istio-registry-only-missing-import", () => {
   it("reports a Service the workload's env names and its Sidecar does not import", async () => {
     const text = withUrl + sidecar("REGISTRY_ONLY", `"./*", "istio-system/*"`);
@@ -126,6 +139,21 @@ describe("istio-registry-only-missing-import", () => {
     const findings = lint(await scenarioFromYaml(text), [rule]);
     expect(findings).toHaveLength(1);
     expect(findings[0]!.message).toContain("NetworkPolicy shop/api-egress egress[0] admits its pods");
+  });
+
+  it("reports a Service that a CiliumNetworkPolicy egress rule admits by its namespace", async () => {
+    const text = api("") + sidecar("REGISTRY_ONLY", `"./*"`) + ciliumEgress("  - toEndpoints:\n    - matchLabels:\n        io.kubernetes.pod.namespace: orders");
+    const findings = lint(await scenarioFromYaml(text), [rule]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]!.message).toContain("CiliumNetworkPolicy shop/api-egress egress[0] admits its pods");
+  });
+
+  it("does not read a Cilium rule to the whole cluster as evidence", async () => {
+    const text = api("") + sidecar("REGISTRY_ONLY", `"./*"`) + ciliumEgress("  - toEntities: [cluster]");
+    expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
+    // A clusterwide policy's empty endpoint selector admits every pod of every namespace.
+    const clusterwide = ciliumEgress("  - toEndpoints:\n    - {}").replace("kind: CiliumNetworkPolicy", "kind: CiliumClusterwideNetworkPolicy").replace("  namespace: shop\n", "").replace("matchLabels: {app: api}", "matchLabels: {app: api, k8s:io.kubernetes.pod.namespace: shop}");
+    expect(lint(await scenarioFromYaml(api("") + sidecar("REGISTRY_ONLY", `"./*"`) + clusterwide), [rule])).toEqual([]);
   });
 
   it("does not read an allow-all egress rule as evidence", async () => {

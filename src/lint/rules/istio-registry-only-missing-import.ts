@@ -4,15 +4,18 @@
  * (HTTP 502, or a reset connection) before it reaches the network.
  *
  * Evidence of the call comes from the input: the workload's env, command or args
- * name the Service's DNS name, or a NetworkPolicy egress rule of the workload
- * admits the Service's pods by a selector that names their namespace or labels
- * (not an allow-all). The drop is decided with the wire path.
+ * name the Service's DNS name, or an egress rule of the workload (NetworkPolicy,
+ * CiliumNetworkPolicy) admits the Service's pods by a selector that names their
+ * namespace or labels, or names the Service (toServices), not an allow-all. The
+ * drop is decided with the wire path.
  */
 import type { Scenario } from "../../analysis/scenario.js";
+import { CiliumLayer, type PeerPart } from "../../layers/cilium/index.js";
+import { CLUSTER_LABEL, POD_NAMESPACE_LABEL } from "../../layers/cilium/labels.js";
 import type { NetworkPolicy } from "../../layers/networkpolicy/index.js";
 import { egressListenerFor, type SidecarEgressListener, type SidecarResource } from "../../layers/istio/sidecar-egress.js";
 import { NAMESPACE_NAME_LABEL, type Service, type ServicePort, type Workload } from "../../model/types.js";
-import { serviceBackends, traceFlow } from "../../path/index.js";
+import { resolveTargetPort, serviceBackends, traceFlow } from "../../path/index.js";
 import { listed, serviceNamedBy } from "../facts/istio.js";
 import { createRule } from "../rule.js";
 import { networkPolicies } from "../util.js";
@@ -48,10 +51,48 @@ function networkPolicyEvidence(scenario: Scenario, policies: readonly NetworkPol
   return undefined;
 }
 
+/**
+ * A Cilium egress peer that singles out pods: a Service (toServices), or an
+ * endpoint selector with a label requirement or naming another namespace than
+ * the client's (the implicit own-namespace and cluster requirements do not count).
+ */
+function singlesOut(part: PeerPart, clientNamespace: string): boolean {
+  if (part.type === "service") return true;
+  if (part.type !== "selector") return false;
+  return part.selector.requirements.some((r) =>
+    r.key === POD_NAMESPACE_LABEL ? r.operator === "In" && !r.values.includes(clientNamespace) : r.key !== CLUSTER_LABEL,
+  );
+}
+
+/** A Cilium egress allow rule of the workload that admits a backend of the Service through a peer that singles it out. */
+function ciliumEvidence(scenario: Scenario, w: Workload, s: Service): Evidence | undefined {
+  for (const layer of scenario.layers) {
+    if (!(layer instanceof CiliumLayer) || !layer.isolates(w, "egress")) continue;
+    for (const backend of serviceBackends(scenario, s)) {
+      for (const port of s.ports.filter((p) => p.protocol === "TCP")) {
+        const target = resolveTargetPort(port, backend);
+        if (target === undefined) continue;
+        const d = layer.evaluate(w, "egress", { kind: "workload", workload: backend }, { protocol: "TCP", port: target });
+        if (d.verdict !== "allow") continue;
+        for (const ref of d.policies) {
+          const rule = layer.engine.specs
+            .filter((spec) => spec.policy.kind === ref.kind && spec.policy.namespace === ref.namespace && spec.policy.name === ref.name)
+            .flatMap((spec) => spec.rules)
+            .find((r) => r.direction === "egress" && !r.deny && r.index === ref.rule && r.line === ref.line);
+          if (rule?.peers.some((part) => singlesOut(part, w.namespace))) {
+            return { what: `${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ""}${ref.name} ${rule.label} admits its pods`, cni: true };
+          }
+        }
+      }
+    }
+  }
+  return undefined;
+}
+
 function evidenceFor(scenario: Scenario, policies: readonly NetworkPolicy[], w: Workload, s: Service): Evidence | undefined {
   const named = serviceNamedBy(w, s);
   if (named) return { what: `its containers name ${named.text}`, ...(named.port !== undefined ? { port: named.port } : {}), cni: false };
-  return networkPolicyEvidence(scenario, policies, w, s);
+  return networkPolicyEvidence(scenario, policies, w, s) ?? ciliumEvidence(scenario, w, s);
 }
 
 function hostsFix(listener: SidecarEgressListener | undefined, added: string): string {
