@@ -11,6 +11,7 @@ import { reach, type BlockedBy, type ReachRequest, type ReachResult } from "../a
 import { asSource, asTarget, resolveReference, splitPort } from "../analysis/reference.js";
 import type { Scenario } from "../analysis/scenario.js";
 import { HBONE_PORT } from "../layers/istio/index.js";
+import { LABEL_GATEWAY_NAME } from "../layers/istio/membership.js";
 import type { Direction, LayerId, PolicyRef } from "../layers/types.js";
 import type { Workload } from "../model/types.js";
 import { serviceBackends, type FlowTarget, type Hop } from "../path/index.js";
@@ -67,6 +68,8 @@ export interface FixResult {
   opened: ConnectionChange[];
   /** Tuples allowed before and denied after. */
   closed: ConnectionChange[];
+  /** What the connectivity diff cannot show for these changes (parts of the path the matrix leaves out). */
+  diffLimits: string[];
   assumptions: string[];
 }
 
@@ -174,6 +177,7 @@ export function fixFlow(scenario: Scenario, request: ReachRequest, options: FixO
     alternatives: [],
     opened: [],
     closed: [],
+    diffLimits: [],
     assumptions: before.assumptions,
   };
   if (before.verdict === "allowed") return out;
@@ -243,6 +247,31 @@ export function fixFlow(scenario: Scenario, request: ReachRequest, options: FixO
     const d = connectivityDiff(scenario, ws.scenario(), flowPorts(before, current, flow), before.protocol, flow);
     out.opened = d.opened;
     out.closed = d.closed;
+    out.diffLimits = diffLimits(ws.scenario(), applied, request);
+  }
+  return out;
+}
+
+/**
+ * What the connectivity diff cannot show: the matrix leaves out a sidecar's
+ * outbound control and waypoints (mesh-matrix.ts), and evaluates
+ * AuthorizationPolicy without an HTTP request.
+ */
+function diffLimits(scenario: Scenario, applied: readonly Applied[], request: ReachRequest): string[] {
+  const out: string[] = [];
+  if (applied.some((a) => a.candidate.layer === "istio-egress")) {
+    out.push("the matrix leaves out a sidecar's outbound control (Sidecar scope, ServiceEntry registry): the change there registers only the host and port it names, and shows no tuple");
+  }
+  const isWaypoint = (id: string) => {
+    const w = scenario.cluster.workloads.find((x) => x.id === id);
+    const name = w?.labels[LABEL_GATEWAY_NAME];
+    return !!w && !!name && !!scenario.mesh?.waypoints.get(w.namespace, name);
+  };
+  if (applied.some((a) => isWaypoint(a.candidate.workload))) {
+    out.push("the matrix leaves out waypoints (it evaluates pod-to-pod traffic): the change at the waypoint shows no tuple");
+  }
+  if (applied.some((a) => a.candidate.layer === "istio-authorization") && (request.method !== undefined || request.path !== undefined)) {
+    out.push("the matrix evaluates AuthorizationPolicy without an HTTP request: the rule's methods and paths are not part of its tuples");
   }
   return out;
 }

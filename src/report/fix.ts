@@ -80,9 +80,15 @@ export function formatFixText(r: FixResult): string {
     const others = r.opened.filter((c) => !c.requested);
     for (const c of r.opened) lines.push(`  + ${tuple(c)}${c.requested ? "  (the requested flow)" : ""}`);
     for (const c of r.closed) lines.push(`  - ${tuple(c)}`);
-    if (r.opened.length === 0 && r.closed.length === 0) lines.push("  no tuple of the matrix changes: the matrix evaluates this pair differently from the traced flow (the outside world is one peer there, whatever its address)");
-    else if (others.length === 0 && r.closed.length === 0) lines.push("  nothing else is opened or closed.");
+    if (r.opened.length === 0 && r.closed.length === 0) {
+      lines.push(
+        r.diffLimits.length > 0
+          ? "  no tuple of the matrix changes (see below)."
+          : "  no tuple of the matrix changes: the matrix evaluates this pair differently from the traced flow (the outside world is one peer there, whatever its address).",
+      );
+    } else if (others.length === 0 && r.closed.length === 0) lines.push("  nothing else is opened or closed.");
     else lines.push(`  ${others.length} other tuple${others.length === 1 ? "" : "s"} opened, ${r.closed.length} closed: review them before applying.`);
+    for (const l of r.diffLimits) lines.push(`  note: ${l}`);
   }
   if (r.assumptions.length > 0) {
     lines.push("");

@@ -52,6 +52,7 @@ describe("fix at an AuthorizationPolicy", () => {
     expect(rule).toContain("- POST");
     expect(rule).toContain("- /orders");
     expect(c.yaml).toContain("# only the ingress gateway");
+    expect(r.diffLimits).toEqual(["the matrix evaluates AuthorizationPolicy without an HTTP request: the rule's methods and paths are not part of its tuples"]);
   });
 
   it("leaves a root-namespace policy alone when it applies to workloads of other namespaces too", async () => {
@@ -140,6 +141,9 @@ ${hosts}`;
     expect(c.yaml).toContain("hosts:\n    - api.example.com");
     expect(c.yaml).toContain("number: 443");
     expect(c.yaml).toContain("resolution: DNS");
+    // The matrix has no sidecar outbound control: the diff says so rather than showing nothing silently.
+    expect(r.opened).toEqual([]);
+    expect(r.diffLimits.join("\n")).toContain("outbound control");
   });
 
   it("adds the Service's host to the Sidecar's egress hosts", async () => {
@@ -164,6 +168,7 @@ describe("fix at a waypoint", () => {
     const { added, removed } = changedLines(r.changes[0]!.diff!);
     expect(removed).toEqual([]);
     expect(added.join("\n")).toContain("cluster.local/ns/amb/sa/other");
+    expect(r.diffLimits.join("\n")).toContain("leaves out waypoints");
   });
 
   it("creates a policy attached to the Service when the waypoint's policy applies to the whole Gateway", async () => {
