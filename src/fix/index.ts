@@ -32,6 +32,8 @@ export { readFromDisk, type ReadText } from "./workspace.js";
 /** One change of the fix, as printed. */
 export interface FixChange {
   layer: LayerId;
+  /** What enforces at that point: `cni`, or the Istio proxy (sidecar, ztunnel, waypoint, gateway). */
+  enforcer: string;
   direction: Direction | null;
   /** The enforcing endpoint. */
   workload: string;
@@ -124,6 +126,7 @@ const firstDeny = (r: ReachResult) => r.hops.find((h) => h.verdict === "deny");
 
 interface Applied {
   candidate: Candidate;
+  enforcer: string;
   workspace: Workspace;
   result: ReachResult;
   /** The file's text before and after this change (edits only). */
@@ -131,15 +134,15 @@ interface Applied {
   after?: string;
 }
 
-function apply(ws: Workspace, c: Candidate, request: ReachRequest): Applied | string {
+function apply(ws: Workspace, c: Candidate, request: ReachRequest, enforcer: string): Applied | string {
   try {
     if (c.change.action === "edit") {
       const before = ws.current(c.change.file)!;
       const next = ws.withEdit(c.change.file, c.change.edit);
-      return { candidate: c, workspace: next, result: reach(next.scenario(), request), before, after: next.current(c.change.file)! };
+      return { candidate: c, enforcer, workspace: next, result: reach(next.scenario(), request), before, after: next.current(c.change.file)! };
     }
     const next = ws.withDocument(c.change.document);
-    return { candidate: c, workspace: next, result: reach(next.scenario(), request) };
+    return { candidate: c, enforcer, workspace: next, result: reach(next.scenario(), request) };
   } catch (e) {
     if (e instanceof YamlEditError) return `${c.summary}: cannot edit ${c.change.action === "edit" ? c.change.file : ""}: ${e.message}`;
     throw e;
@@ -194,7 +197,7 @@ export function fixFlow(scenario: Scenario, request: ReachRequest, options: FixO
       out.noFix = found;
       break;
     }
-    const tried = found.map((c) => apply(ws, c, request));
+    const tried = found.map((c) => apply(ws, c, request, hop.proxy ?? (hop.enforcer === "istio-egress" ? "sidecar" : "cni")));
     const progressing = tried.filter((t): t is Applied => typeof t !== "string" && (t.result.verdict === "allowed" || !sameBlock(firstDeny(t.result)!, hop)));
     for (const t of tried) if (typeof t === "string") out.alternatives.push(t);
     if (progressing.length === 0) {
@@ -311,7 +314,7 @@ function rebind(scenario: Scenario, flow: FlowContext): Partial<FlowContext> {
 
 function describe(a: Applied): FixChange {
   const c = a.candidate;
-  const common = { layer: c.layer, direction: c.direction, workload: c.workload, summary: c.summary, blockedBy: c.blockedBy };
+  const common = { layer: c.layer, enforcer: a.enforcer, direction: c.direction, workload: c.workload, summary: c.summary, blockedBy: c.blockedBy };
   if (c.change.action === "edit") {
     const { file, edit } = c.change;
     return {

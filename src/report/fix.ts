@@ -47,7 +47,7 @@ export function formatFixText(r: FixResult): string {
   lines.push(`DENIED  ${flow}: blocked by ${b.layer}${b.direction ? ` (${b.direction} at ${b.workload})` : ` at ${b.workload}`} on ${b.protocol}/${b.port}.`);
   r.changes.forEach((c, i) => {
     lines.push("");
-    lines.push(`Change ${i + 1}: ${c.layer}${c.direction ? ` ${c.direction}` : ""} at ${c.workload}`);
+    lines.push(`Change ${i + 1}: ${c.layer}${c.direction ? ` ${c.direction}` : ""} at ${c.workload}, enforced by ${c.enforcer === "cni" ? "the CNI" : `the ${c.enforcer}`}`);
     for (const p of c.blockedBy) lines.push(`  blocked by ${ref(p)}`);
     lines.push(`  ${c.summary}`);
     if (c.action === "edit") {

@@ -42,7 +42,7 @@ describe("palisade fix", () => {
     const json = JSON.parse(r.stdout);
     expect(json).toMatchObject({ verdictBefore: "denied", verdictAfter: "allowed", closed: [] });
     expect(json.changes).toHaveLength(1);
-    expect(Object.keys(json.changes[0])).toEqual(expect.arrayContaining(["layer", "direction", "workload", "file", "kind", "namespace", "name", "action", "yaml", "diff"]));
+    expect(Object.keys(json.changes[0])).toEqual(expect.arrayContaining(["layer", "enforcer", "direction", "workload", "file", "kind", "namespace", "name", "action", "yaml", "diff"]));
     expect(json.changes[0]).toMatchObject({ layer: "networkpolicy", direction: "ingress", workload: "shop/api", file: join(dir, "all.yaml"), kind: "NetworkPolicy", namespace: "shop", name: "api-ingress", action: "edit" });
     expect(json.opened).toEqual([{ from: "front/web", to: "shop/api", port: 8080, protocol: "TCP", requested: true }]);
     // Without --write the input is left alone.
@@ -61,7 +61,7 @@ describe("palisade fix", () => {
     const dir = inputDir();
     const r = await palisade(["fix", "front/web", "shop/api:8080", "-f", dir]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain("Change 1: networkpolicy ingress at shop/api");
+    expect(r.stdout).toContain("Change 1: networkpolicy ingress at shop/api, enforced by the CNI");
     expect(r.stdout).toContain(`blocked by NetworkPolicy shop/api-ingress (${join(dir, "all.yaml")}:${lineOf(input, "kind: NetworkPolicy") - 1})`);
     expect(r.stdout).toContain("Verified: with this change, front/web → shop/api TCP/8080 is now allowed.");
     expect(r.stdout).toContain("+ front/web → shop/api TCP/8080  (the requested flow)");

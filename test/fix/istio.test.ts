@@ -43,7 +43,7 @@ describe("fix at an AuthorizationPolicy", () => {
     expect(r.verdictAfter).toBe("allowed");
     expect(r.changes).toHaveLength(1);
     const c = r.changes[0]!;
-    expect(c).toMatchObject({ layer: "istio-authorization", direction: "ingress", action: "edit", kind: "AuthorizationPolicy", name: "api-allow" });
+    expect(c).toMatchObject({ layer: "istio-authorization", enforcer: "sidecar", direction: "ingress", action: "edit", kind: "AuthorizationPolicy", name: "api-allow" });
     const { added, removed } = changedLines(c.diff!);
     expect(removed).toEqual([]);
     const rule = added.join("\n");
@@ -164,7 +164,7 @@ describe("fix at a waypoint", () => {
     expect(r.blockedBefore).toMatchObject({ layer: "istio-authorization", workload: "amb/waypoint" });
     expect(r.verdictAfter).toBe("allowed");
     expect(r.changes).toHaveLength(1);
-    expect(r.changes[0]).toMatchObject({ action: "edit", kind: "AuthorizationPolicy", name: "reviews-clients", workload: "amb/waypoint" });
+    expect(r.changes[0]).toMatchObject({ action: "edit", enforcer: "waypoint", kind: "AuthorizationPolicy", name: "reviews-clients", workload: "amb/waypoint" });
     const { added, removed } = changedLines(r.changes[0]!.diff!);
     expect(removed).toEqual([]);
     expect(added.join("\n")).toContain("cluster.local/ns/amb/sa/other");
