@@ -47,7 +47,7 @@ export function policyName(p: { namespace: string | null; name: string }): strin
 
 /** The pods a NetworkPolicy selects (host-network pods are node traffic to NetworkPolicy, semantics §1.6 r29). */
 export function selectedPods(scenario: Scenario, p: NetworkPolicy): Workload[] {
-  return scenario.cluster.workloads.filter((w) => !w.hostNetwork && w.namespace === p.namespace && p.podSelector.matches(w.labels));
+  return (podIndex(scenario).get(p.namespace) ?? []).filter((w) => p.podSelector.matches(w.labels));
 }
 
 export function namespacesMatching(scenario: Scenario, sel: LabelSelector): Namespace[] {
@@ -61,8 +61,7 @@ export function peerNamespaces(scenario: Scenario, p: NetworkPolicy, peer: PodPe
 
 /** The pods a pod peer item selects (semantics §1.3 r11–13). */
 export function peerPods(scenario: Scenario, p: NetworkPolicy, peer: PodPeer): Workload[] {
-  const namespaces = new Set(peerNamespaces(scenario, p, peer));
-  return scenario.cluster.workloads.filter((w) => !w.hostNetwork && namespaces.has(w.namespace) && (!peer.podSelector || peer.podSelector.matches(w.labels)));
+  return podsIn(podIndex(scenario), peerNamespaces(scenario, p, peer)).filter((w) => !peer.podSelector || peer.podSelector.matches(w.labels));
 }
 
 /** Whether a pod peer item constrains pod labels (a non-empty podSelector). */
@@ -193,34 +192,49 @@ const sameRule = (a: PolicyRef, b: PolicyRef): boolean =>
   a.kind === b.kind && a.namespace === b.namespace && a.name === b.name && a.rule === b.rule && a.line === b.line;
 
 /** Every allow rule of every CNI layer of the scenario. */
-export function allowRules(scenario: Scenario): AllowRule[] {
-  const pods = podsByNamespace(scenario);
+export function allowRules(scenario: Scenario): readonly AllowRule[] {
+  const known = allowRulesOf.get(scenario);
+  if (known) return known;
+  const pods = podIndex(scenario);
   const out: AllowRule[] = [];
   for (const layer of scenario.layers) if (layer instanceof NetworkPolicyLayer) out.push(...networkPolicyAllowRules(scenario, layer, pods));
   for (const engine of ciliumEngines(scenario)) out.push(...ciliumAllowRules(scenario, engine, pods));
+  allowRulesOf.set(scenario, out);
   return out;
 }
+
+/** Several rules read the allow rules of one scenario: they are built once. */
+const allowRulesOf = new WeakMap<Scenario, readonly AllowRule[]>();
 
 /** Pod workloads (not host network) by namespace; the key "" holds them all. */
 type PodIndex = ReadonlyMap<string, readonly Workload[]>;
 
-function podsByNamespace(scenario: Scenario): PodIndex {
+const podIndexes = new WeakMap<Scenario, PodIndex>();
+
+function podIndex(scenario: Scenario): PodIndex {
+  let index = podIndexes.get(scenario);
+  if (index) return index;
   const out = new Map<string, Workload[]>([["", []]]);
   for (const w of scenario.cluster.workloads) {
     if (w.hostNetwork) continue;
     out.get("")!.push(w);
-    out.set(w.namespace, [...(out.get(w.namespace) ?? []), w]);
+    let list = out.get(w.namespace);
+    if (!list) out.set(w.namespace, (list = []));
+    list.push(w);
   }
-  return out;
+  podIndexes.set(scenario, (index = out));
+  return index;
 }
 
 /** The pods of some namespaces (all of them for `undefined`), each once. */
-function podsIn(pods: PodIndex, namespaces: Iterable<string> | undefined): Workload[] {
-  if (namespaces === undefined) return [...pods.get("")!];
-  return [...new Set(namespaces)].flatMap((ns) => (ns === "" ? [] : [...(pods.get(ns) ?? [])]));
+function podsIn(pods: PodIndex, namespaces: Iterable<string> | undefined): readonly Workload[] {
+  if (namespaces === undefined) return pods.get("")!;
+  const out: Workload[] = [];
+  for (const ns of new Set(namespaces)) if (ns !== "") for (const w of pods.get(ns) ?? []) out.push(w);
+  return out;
 }
 
-function networkPolicyCandidates(scenario: Scenario, pods: PodIndex, p: NetworkPolicy, rule: NetworkPolicyRule): Workload[] {
+function networkPolicyCandidates(scenario: Scenario, pods: PodIndex, p: NetworkPolicy, rule: NetworkPolicyRule): readonly Workload[] {
   if (!rule.peers) return podsIn(pods, undefined);
   const out = new Set<Workload>();
   for (const peer of rule.peers) {
@@ -233,7 +247,7 @@ function networkPolicyCandidates(scenario: Scenario, pods: PodIndex, p: NetworkP
   return [...out];
 }
 
-function ciliumCandidates(scenario: Scenario, pods: PodIndex, rule: CiliumRule, placements: Map<string, Identity>): Workload[] {
+function ciliumCandidates(scenario: Scenario, pods: PodIndex, rule: CiliumRule, placements: Map<string, Identity>): readonly Workload[] {
   const namespaces = new Set<string>();
   for (const part of rule.peers) {
     switch (part.type) {
@@ -243,7 +257,13 @@ function ciliumCandidates(scenario: Scenario, pods: PodIndex, rule: CiliumRule, 
         if (part.entity === "all" || part.entity === "cluster") return podsIn(pods, undefined);
         break;
       case "selector": {
-        // Only the namespaces whose placement labels satisfy the selector's placement requirements can hold a match.
+        // Cilium confines most selectors to named namespaces (§3.3 r19–20): only their pods can match.
+        const confined = part.selector.requirements.find((r) => r.key === POD_NAMESPACE_LABEL && r.operator === "In" && (r.source === "k8s" || r.source === "any"));
+        if (confined) {
+          for (const ns of confined.values) namespaces.add(ns);
+          break;
+        }
+        // Otherwise only the namespaces whose placement labels satisfy the selector's placement requirements can hold a match.
         const placement = IdentitySelector.of(part.selector.requirements.filter((r) => isPlacementKey(r.key)));
         for (const ns of scenario.cluster.namespaces.values()) if (placement.matches(placementIdentity(scenario, ns.name, placements))) namespaces.add(ns.name);
         break;
@@ -307,7 +327,18 @@ function networkPolicyBroadMatcher(scenario: Scenario, p: NetworkPolicy, rule: N
 function ciliumAllowRules(scenario: Scenario, engine: CiliumEngine, pods: PodIndex): AllowRule[] {
   const out: AllowRule[] = [];
   const placements = new Map<string, Identity>();
-  const workloads = scenario.cluster.workloads.filter((w) => engine.applies(w));
+  // The endpoints of each spec, per direction, read from the engine's selection once.
+  const subjectsOf: Record<Direction, Map<number, Workload[]>> = { ingress: new Map(), egress: new Map() };
+  for (const w of scenario.cluster.workloads) {
+    if (!engine.applies(w)) continue;
+    for (const d of ["ingress", "egress"] as const) {
+      for (const si of engine.factsOf(w).selectedBy[d]) {
+        let list = subjectsOf[d].get(si);
+        if (!list) subjectsOf[d].set(si, (list = []));
+        list.push(w);
+      }
+    }
+  }
   engine.specs.forEach((spec, si) => {
     for (const rule of spec.rules) {
       if (rule.deny) continue;
@@ -318,13 +349,13 @@ function ciliumAllowRules(scenario: Scenario, engine: CiliumEngine, pods: PodInd
         ref,
         direction,
         text: `${p.kind} ${policyName(p)} ${rule.label}`,
-        subjects: workloads.filter((w) => engine.factsOf(w).selectedBy[direction].includes(si)),
+        subjects: subjectsOf[direction].get(si) ?? [],
         conns: (dest) => engine.ruleConns(rule, dest),
         admits: (subject, peer, conn) => {
           const d = engine.evaluate(subject, direction, { kind: "workload", workload: peer }, conn);
           return d.verdict === "allow" && d.policies.some((r) => sameRule(r, ref));
         },
-        matchesBroadly: (peer) => ciliumBroadMatch(scenario, rule, peer, placements),
+        matchesBroadly: byNamespace((namespace) => ciliumBroadMatch(scenario, rule, namespace, placements)),
         candidatePeers: () => ciliumCandidates(scenario, pods, rule, placements),
         portEntries: ciliumPortEntries(spec, rule),
         manifest: p.manifest,
@@ -369,7 +400,8 @@ function placementIdentity(scenario: Scenario, namespace: string, memo: Map<stri
   return id;
 }
 
-function ciliumBroadMatch(scenario: Scenario, rule: CiliumRule, w: Workload, placements: Map<string, Identity>): boolean {
+/** A broad Cilium peer part (every peer, the whole cluster, placement keys only) is decided by a pod's namespace alone. */
+function ciliumBroadMatch(scenario: Scenario, rule: CiliumRule, namespace: string, placements: Map<string, Identity>): boolean {
   return rule.peers.some((part: PeerPart) => {
     switch (part.type) {
       case "all":
@@ -377,12 +409,21 @@ function ciliumBroadMatch(scenario: Scenario, rule: CiliumRule, w: Workload, pla
       case "entity":
         return part.entity === "all" || part.entity === "cluster";
       case "selector":
-        // A selector over placement keys only is decided by the pod's namespace alone.
-        return part.selector.requirements.every((r) => isPlacementKey(r.key)) && part.selector.matches(placementIdentity(scenario, w.namespace, placements));
+        return part.selector.requirements.every((r) => isPlacementKey(r.key)) && part.selector.matches(placementIdentity(scenario, namespace, placements));
       default:
         return false;
     }
   });
+}
+
+/** A workload predicate that depends on the namespace only, answered once per namespace. */
+function byNamespace(decide: (namespace: string) => boolean): (w: Workload) => boolean {
+  const memo = new Map<string, boolean>();
+  return (w) => {
+    let v = memo.get(w.namespace);
+    if (v === undefined) memo.set(w.namespace, (v = decide(w.namespace)));
+    return v;
+  };
 }
 
 /** A function of one argument built on first use (a rule's matcher is only needed when it has subjects). */

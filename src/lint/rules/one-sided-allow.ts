@@ -83,6 +83,12 @@ export default createRule({
       if (key === undefined) classKeys[direction].set(peer, (key = peerClassKey(scenario, direction, peer)));
       return key;
     };
+    const isolation: Record<Direction, Map<Workload, boolean>> = { ingress: new Map(), egress: new Map() };
+    const isolatedFor = (direction: Direction, w: Workload): boolean => {
+      let v = isolation[direction].get(w);
+      if (v === undefined) isolation[direction].set(w, (v = scenario.layers.some((l) => l.isolates(w, direction))));
+      return v;
+    };
     for (const rule of allowRules(scenario)) {
       const other: Direction = rule.direction === "ingress" ? "egress" : "ingress";
       const targeted: BlockedPair[] = [];
@@ -98,7 +104,7 @@ export default createRule({
           // Once a broadly admitted peer gets through, no other broadly admitted peer can be reported.
           if (isBroad && broadGetsThrough) continue;
           // A peer the other side does not isolate is reported by nobody; it only matters to tell whether a broad item is of use.
-          if (!isBroad && !scenario.layers.some((l) => l.isolates(peer, other))) continue;
+          if (!isBroad && !isolatedFor(other, peer)) continue;
           const key = peer === subject ? "self" : `${isBroad}|${classOf(rule.direction, peer)}`;
           let outcome = outcomes.get(key);
           if (outcome === undefined) outcomes.set(key, (outcome = decide(scenario, rule, subject, peer)));

@@ -28,7 +28,11 @@ export default createRule({
   check({ scenario, report }) {
     const servicesOf = new Map<Workload, Service[]>();
     for (const service of scenario.cluster.services) {
-      for (const backend of serviceBackends(scenario, service)) servicesOf.set(backend, [...(servicesOf.get(backend) ?? []), service]);
+      for (const backend of serviceBackends(scenario, service)) {
+        let list = servicesOf.get(backend);
+        if (!list) servicesOf.set(backend, (list = []));
+        list.push(service);
+      }
     }
     for (const rule of allowRules(scenario)) {
       if (rule.subjects.length === 0) continue;
@@ -38,22 +42,12 @@ export default createRule({
         for (const protocol of entry.protocols) {
           const conn = { protocol, port };
           // The pods the entry is about: those the policy selects (ingress), those the rule admits as peers (egress).
-          const destinations =
-            rule.direction === "ingress"
-              ? rule.subjects
-              : rule.candidatePeers().filter((peer) => servicesOf.has(peer) && rule.subjects.some((s) => rule.admits(s, peer, conn)));
           const mismatches: Mismatch[] = [];
-          for (const backend of destinations) {
-            // A container port with the number makes the entry meaningful for direct connections.
-            if (backend.ports.some((cp) => cp.port === port && cp.protocol === protocol)) continue;
-            for (const service of servicesOf.get(backend) ?? []) {
-              for (const sp of service.ports) {
-                if (sp.port !== port || sp.protocol !== protocol) continue;
-                const targetPort = resolveTargetPort(sp, backend);
-                if (targetPort === undefined || targetPort === port || rule.conns(backend).contains(protocol, targetPort)) continue;
-                mismatches.push({ service, backend, targetPort });
-              }
-            }
+          for (const backend of rule.direction === "ingress" ? rule.subjects : rule.candidatePeers()) {
+            const found = mismatchesOn(backend, servicesOf.get(backend) ?? [], protocol, port).filter((m) => !rule.conns(backend).contains(protocol, m.targetPort));
+            if (found.length === 0) continue;
+            if (rule.direction === "egress" && !rule.subjects.some((s) => rule.admits(s, backend, conn))) continue;
+            mismatches.push(...found);
           }
           if (mismatches.length === 0) continue;
           const targets = [...new Set(mismatches.map((m) => m.targetPort))].sort((a, b) => a - b);
@@ -78,6 +72,21 @@ export default createRule({
     }
   },
 });
+
+/** The Services of a backend that send `port` to a different targetPort, when the backend declares no container port `port`. */
+function mismatchesOn(backend: Workload, services: readonly Service[], protocol: Protocol, port: number): Mismatch[] {
+  // A container port with the number makes the entry meaningful for direct connections.
+  if (backend.ports.some((cp) => cp.port === port && cp.protocol === protocol)) return [];
+  const out: Mismatch[] = [];
+  for (const service of services) {
+    for (const sp of service.ports) {
+      if (sp.port !== port || sp.protocol !== protocol) continue;
+      const targetPort = resolveTargetPort(sp, backend);
+      if (targetPort !== undefined && targetPort !== port) out.push({ service, backend, targetPort });
+    }
+  }
+  return out;
+}
 
 function portFix(kind: string, protocol: Protocol, port: number): string {
   return kind === "NetworkPolicy" ? `- protocol: ${protocol}\n  port: ${port}\n` : `- port: "${port}"\n  protocol: ${protocol}\n`;
