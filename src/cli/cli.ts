@@ -248,7 +248,10 @@ export async function run(argv: string[], io: CliIO = defaultIO): Promise<number
         ...(opts.path !== undefined ? { path: opts.path } : {}),
         ...(opts.host !== undefined ? { host: opts.host } : {}),
       },
-      { readText: (file) => (file === "<stdin>" ? stdinText : readFromDisk(file)) },
+      {
+        // Objects read from a live cluster have no file to edit: their changes become new documents.
+        readText: (file) => (file === "<stdin>" ? stdinText : opts.cluster && /^cluster([:/]|$)/.test(file) ? undefined : readFromDisk(file)),
+      },
     );
     const text = opts.output === "json" ? formatFixJson(result) : opts.output === "yaml" ? formatFixYaml(result) : formatFixText(result);
     io.stdout(text.endsWith("\n") || text === "" ? text : `${text}\n`);
