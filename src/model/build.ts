@@ -2,6 +2,7 @@ import { InputDiagnostic, type Manifest } from "../load/types.js";
 import { isProtocol, type Protocol } from "../sets/index.js";
 import { FieldReader, describe } from "./fields.js";
 import type { Labels } from "./selector.js";
+import { TEMPLATE_PATH } from "./pod-template.js";
 import {
   NAMESPACE_NAME_LABEL,
   WORKLOAD_KINDS,
@@ -22,17 +23,6 @@ export interface BuiltCluster {
   /** Facts the output should state, such as namespaces that were assumed. */
   notes: string[];
 }
-
-/** Where the pod template sits in each controller kind. */
-const TEMPLATE_PATH: Record<Exclude<WorkloadKind, "Pod">, string[]> = {
-  Deployment: ["spec", "template"],
-  StatefulSet: ["spec", "template"],
-  DaemonSet: ["spec", "template"],
-  ReplicaSet: ["spec", "template"],
-  ReplicationController: ["spec", "template"],
-  Job: ["spec", "template"],
-  CronJob: ["spec", "jobTemplate", "spec", "template"],
-};
 
 /**
  * Builds the cluster model from Namespaces, Services and workloads. Objects of
@@ -199,7 +189,7 @@ function addWorkload(workloads: Map<string, Workload>, w: Workload, diagnostics:
   workloads.set(key, w);
 }
 
-function readWorkload(r: FieldReader, kind: WorkloadKind, template: string[]): Workload | undefined {
+function readWorkload(r: FieldReader, kind: WorkloadKind, template: readonly string[]): Workload | undefined {
   const m = r.manifest;
   if (!m.name) return r.error(["metadata", "name"], `a ${kind} needs a name`);
   const namespace = ns(m);

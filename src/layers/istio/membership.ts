@@ -10,6 +10,7 @@
  */
 import type { Labels } from "../../model/selector.js";
 import type { Namespace, Workload } from "../../model/types.js";
+import { podSpecOf } from "../../model/pod-template.js";
 
 export type MeshMode = "sidecar" | "ambient" | "gateway" | "none";
 
@@ -71,13 +72,6 @@ interface Container {
 }
 
 /** The pod spec of the manifest the workload was read from (a controller keeps one of its Pods when only Pods are given). */
-function podSpecOf(w: Workload): Record<string, unknown> {
-  const raw = w.manifest.raw as Record<string, any>;
-  const kind = w.manifest.kind;
-  const spec = kind === "Pod" ? raw.spec : kind === "CronJob" ? raw.spec?.jobTemplate?.spec?.template?.spec : raw.spec?.template?.spec;
-  return spec && typeof spec === "object" ? (spec as Record<string, unknown>) : {};
-}
-
 function containersOf(spec: Record<string, unknown>): Container[] {
   const list = (k: string) => (Array.isArray(spec[k]) ? (spec[k] as unknown[]) : []);
   return [...list("containers"), ...list("initContainers")].filter((c): c is Container => !!c && typeof c === "object");

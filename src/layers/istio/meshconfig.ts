@@ -13,6 +13,7 @@ import { InputDiagnostic, type Manifest } from "../../load/types.js";
 import { FieldReader, describe } from "../../model/fields.js";
 import type { PolicyRef } from "../types.js";
 import { isDNS1123Label, isNamespaceName } from "./hosts.js";
+import { podTemplateOf } from "../../model/pod-template.js";
 
 export type OutboundMode = "ALLOW_ANY" | "REGISTRY_ONLY" | "ALLOW_ANY_DYNAMIC_DNS";
 
@@ -350,9 +351,8 @@ const ISTIO_LABELS_NS = ["istio-injection", "istio.io/rev", "istio.io/dataplane-
 const ISTIO_LABELS_POD = ["sidecar.istio.io/inject", "istio.io/rev", "istio.io/dataplane-mode", "istio.io/use-waypoint"];
 
 function podTemplateMeta(m: Manifest): { labels: Record<string, unknown>; annotations: Record<string, unknown>; spec: Record<string, unknown> } | undefined {
-  const raw = m.raw as Record<string, any>;
-  const tmpl = m.kind === "Pod" ? raw : m.kind === "CronJob" ? raw.spec?.jobTemplate?.spec?.template : raw.spec?.template;
-  if (!tmpl || typeof tmpl !== "object") return undefined;
+  const tmpl = podTemplateOf(m) as Record<string, any> | undefined;
+  if (!tmpl) return undefined;
   const meta = (tmpl.metadata ?? {}) as Record<string, any>;
   return { labels: meta.labels ?? {}, annotations: meta.annotations ?? {}, spec: tmpl.spec ?? {} };
 }

@@ -414,7 +414,7 @@ export interface SidecarEgressContext {
   clusterDomain?: string;
 }
 
-const EXPORT_TO_ANNOTATION = "networking.istio.io/exportTo";
+export const EXPORT_TO_ANNOTATION = "networking.istio.io/exportTo";
 
 function annotations(m: Manifest): Record<string, string> {
   const a = (m.raw.metadata as { annotations?: unknown } | undefined)?.annotations;

@@ -9,6 +9,7 @@ import type { FieldPath } from "../../load/types.js";
 import type { Service, Workload } from "../../model/types.js";
 import { serviceBackends } from "../../path/index.js";
 import type { ResourceRef } from "../rule.js";
+import { podSpecOf } from "../../model/pod-template.js";
 
 /** The line of `path` in an AuthorizationPolicy's document (the scanned policy keeps no document), else the policy's own line. */
 export function policyLine(scenario: Scenario, p: AuthorizationPolicy, path: FieldPath): number {
@@ -150,13 +151,6 @@ export function serviceEntryResource(e: ServiceEntry): ResourceRef {
 export function listed(items: readonly string[]): string {
   if (items.length <= 1) return items.join("");
   return `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}`;
-}
-
-/** The pod spec of a workload's manifest (a CronJob's job template, a controller's template, a Pod's own). */
-function podSpecOf(w: Workload): Record<string, unknown> {
-  const raw = w.manifest.raw as { spec?: Record<string, any> };
-  const spec = w.manifest.kind === "Pod" ? raw.spec : w.manifest.kind === "CronJob" ? raw.spec?.jobTemplate?.spec?.template?.spec : raw.spec?.template?.spec;
-  return spec && typeof spec === "object" ? (spec as Record<string, unknown>) : {};
 }
 
 /** Every string a workload's containers are started with: env values, command and args. */

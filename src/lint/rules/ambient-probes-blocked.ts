@@ -12,22 +12,15 @@ import { traceFlow } from "../../path/index.js";
 import type { Workload } from "../../model/types.js";
 import { createRule } from "../rule.js";
 import { describePolicy, isolatingPolicies, meshMode, policyResource } from "../util.js";
+import { podSpecOf } from "../../model/pod-template.js";
 
 type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj | undefined => (v && typeof v === "object" && !Array.isArray(v) ? (v as Obj) : undefined);
 
-/** The pod spec of a Pod or of a controller's template. */
-function podSpec(w: Workload): Obj | undefined {
-  let spec = obj(w.manifest.raw.spec);
-  if (w.kind === "CronJob") spec = obj(obj(obj(spec?.jobTemplate)?.spec)?.template);
-  else if (w.kind !== "Pod") spec = obj(spec?.template);
-  return w.kind === "Pod" ? spec : obj(spec?.spec);
-}
-
 /** The TCP ports the kubelet probes (httpGet, tcpSocket, grpc), named ports resolved; else the first TCP container port. */
 export function probePorts(w: Workload): number[] {
   const ports = new Set<number>();
-  const containers = podSpec(w)?.containers;
+  const containers = podSpecOf(w).containers;
   for (const c of Array.isArray(containers) ? containers : []) {
     for (const kind of ["livenessProbe", "readinessProbe", "startupProbe"]) {
       const probe = obj(obj(c)?.[kind]);

@@ -13,13 +13,11 @@ import type { Scenario } from "../../analysis/scenario.js";
 import type { IstioMesh } from "../../layers/istio/index.js";
 import { isExportedTo, type ServiceEntry } from "../../layers/istio/serviceentry.js";
 import { hostSubsetOf, isWildcardHost } from "../../layers/istio/hosts.js";
-import type { SidecarResource } from "../../layers/istio/sidecar-egress.js";
+import { EXPORT_TO_ANNOTATION, type SidecarResource } from "../../layers/istio/sidecar-egress.js";
 import type { Manifest } from "../../load/types.js";
 import type { Service, Workload } from "../../model/types.js";
 import { entryProbe, listed, serviceEntryResource } from "../facts/istio.js";
 import { createRule, type ResourceRef } from "../rule.js";
-
-const EXPORT_TO_ANNOTATION = "networking.istio.io/exportTo";
 
 /** A registry object with its visibility. */
 interface Exported {
