@@ -245,3 +245,19 @@ spec:
     expect(await run(shop + fix)).toEqual([]);
   });
 });
+
+describe("one-sided-allow on seed-cilium-baselines", () => {
+  const baselines = exampleText("seed-cilium-baselines");
+
+  it("finds nothing: the HBONE rules naming ztunnel never see a ztunnel pod on 15008, and the other halves are there", async () => {
+    expect(await run(baselines)).toEqual([]);
+  });
+
+  it("reports garage admitting the database's backups once the database may no longer send them", async () => {
+    const backups = "    - toEndpoints:\n        - matchLabels:\n            io.kubernetes.pod.namespace: garage\n            app.kubernetes.io/name: garage\n      toPorts:\n        - ports:\n            - port: \"3900\"\n              protocol: TCP\n";
+    expect(baselines).toContain(backups);
+    const findings = await run(baselines.replace(backups, ""));
+    expect(findings.map((f) => [f.resource.name, f.workloads])).toEqual([["garage", ["database/platform", "garage/garage"]]]);
+    expect(findings[0]!.message).toContain("admits database/platform to garage/garage on TCP/3900");
+  });
+});

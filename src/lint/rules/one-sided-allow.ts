@@ -6,6 +6,7 @@
  * right. Decided on the wire path (traceFlow) for the ports the rule names.
  */
 import type { Scenario } from "../../analysis/scenario.js";
+import { HBONE_PORT } from "../../layers/istio/index.js";
 import type { Direction, PolicyRef, WireConn } from "../../layers/types.js";
 import type { Workload } from "../../model/types.js";
 import { traceFlow, type Hop } from "../../path/index.js";
@@ -139,7 +140,7 @@ type Outcome = "not-admitted" | "gets-through" | { conns: WireConn[]; hops: Hop[
 /** Whether the rule admits the pair on some port, and if so whether the peer's side denies every such port. */
 function decide(scenario: Scenario, rule: AllowRule, subject: Workload, peer: Workload): Outcome {
   const dest = rule.direction === "ingress" ? subject : peer;
-  const conns = probeConns(rule.conns(dest), dest).filter((c) => rule.admits(subject, peer, c));
+  const conns = probeConns(rule.conns(dest), dest).filter((c) => !isZtunnelHbone(peer, c) && rule.admits(subject, peer, c));
   if (conns.length === 0) return "not-admitted";
   const other: Direction = rule.direction === "ingress" ? "egress" : "ingress";
   if (!scenario.layers.some((l) => l.isolates(peer, other))) return "gets-through";
@@ -150,6 +151,16 @@ function decide(scenario: Scenario, rule: AllowRule, subject: Workload, peer: Wo
     hops.push(hop);
   }
   return { conns, hops };
+}
+
+/**
+ * HBONE to or from a ztunnel pod: in-pod ztunnel tunnels from each pod's own
+ * network namespace, so the CNI sees the two application pods on 15008 and never
+ * the ztunnel pod (semantics §5.3). A rule naming ztunnel there is the ambient
+ * rules' concern, and opening the ztunnel pod's side would change nothing.
+ */
+function isZtunnelHbone(peer: Workload, conn: WireConn): boolean {
+  return peer.labels["app"] === "ztunnel" && conn.protocol === "TCP" && conn.port === HBONE_PORT;
 }
 
 /**
