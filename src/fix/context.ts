@@ -33,6 +33,8 @@ export interface Candidate {
   /** The policy that blocked, for the report's file:line. */
   blockedBy: PolicyRef[];
   change: { action: "edit"; file: string; edit: AddEdit } | { action: "create"; document: CreatedDocument };
+  /** A change this one needs first (a client enrolled in the mesh before its identity can be allowed). */
+  prerequisite?: Candidate;
 }
 
 /** A blocking point no change can be proposed for, and why. */

@@ -124,25 +124,41 @@ function candidatesFor(ctx: HopContext): Candidate[] | NoFix {
 const sameBlock = (a: Hop, b: Hop) => a.step === b.step && a.enforcer === b.enforcer && a.at === b.at && a.wire.port === b.wire.port && a.wire.protocol === b.wire.protocol;
 const firstDeny = (r: ReachResult) => r.hops.find((h) => h.verdict === "deny");
 
-interface Applied {
+/** One change applied, with the file's text before and after it (edits only). */
+interface Step {
   candidate: Candidate;
-  enforcer: string;
-  workspace: Workspace;
-  result: ReachResult;
-  /** The file's text before and after this change (edits only). */
   before?: string;
   after?: string;
 }
 
+interface Applied {
+  candidate: Candidate;
+  enforcer: string;
+  /** The candidate's prerequisite (if any), then the candidate. */
+  steps: Step[];
+  workspace: Workspace;
+  result: ReachResult;
+}
+
+function applyOne(ws: Workspace, c: Candidate): { workspace: Workspace; step: Step } {
+  if (c.change.action === "edit") {
+    const before = ws.current(c.change.file)!;
+    const next = ws.withEdit(c.change.file, c.change.edit);
+    return { workspace: next, step: { candidate: c, before, after: next.current(c.change.file)! } };
+  }
+  return { workspace: ws.withDocument(c.change.document), step: { candidate: c } };
+}
+
 function apply(ws: Workspace, c: Candidate, request: ReachRequest, enforcer: string): Applied | string {
+  const steps: Step[] = [];
+  let current = ws;
   try {
-    if (c.change.action === "edit") {
-      const before = ws.current(c.change.file)!;
-      const next = ws.withEdit(c.change.file, c.change.edit);
-      return { candidate: c, enforcer, workspace: next, result: reach(next.scenario(), request), before, after: next.current(c.change.file)! };
+    for (const part of c.prerequisite ? [c.prerequisite, c] : [c]) {
+      const r = applyOne(current, part);
+      steps.push(r.step);
+      current = r.workspace;
     }
-    const next = ws.withDocument(c.change.document);
-    return { candidate: c, enforcer, workspace: next, result: reach(next.scenario(), request) };
+    return { candidate: c, enforcer, steps, workspace: current, result: reach(current.scenario(), request) };
   } catch (e) {
     if (e instanceof YamlEditError) return `${c.summary}: cannot edit ${c.change.action === "edit" ? c.change.file : ""}: ${e.message}`;
     throw e;
@@ -242,7 +258,7 @@ export function fixFlow(scenario: Scenario, request: ReachRequest, options: FixO
       policies: hop.policies,
     };
   }
-  out.changes = applied.map(describe);
+  out.changes = applied.flatMap((a) => a.steps.map((step) => describe(step, a.enforcer)));
   workspaces.set(out, ws);
   out.verdictAfter = current.verdict;
   out.blockedAfter = current.blockedBy;
@@ -312,9 +328,9 @@ function rebind(scenario: Scenario, flow: FlowContext): Partial<FlowContext> {
   return { source, target, destinations: flow.destinations.map(same) };
 }
 
-function describe(a: Applied): FixChange {
+function describe(a: Step, enforcer: string): FixChange {
   const c = a.candidate;
-  const common = { layer: c.layer, enforcer: a.enforcer, direction: c.direction, workload: c.workload, summary: c.summary, blockedBy: c.blockedBy };
+  const common = { layer: c.layer, enforcer, direction: c.direction, workload: c.workload, summary: c.summary, blockedBy: c.blockedBy };
   if (c.change.action === "edit") {
     const { file, edit } = c.change;
     return {

@@ -79,12 +79,13 @@ export function authorizationCandidates(ctx: HopContext): Candidate[] | NoFix {
     ...(http.path ? { paths: [http.path] } : {}),
   };
   // The client's identity first; an address for a client that arrives in plaintext.
-  const sources: { source: Record<string, string[]>; what: string }[] = [];
-  if (client && meshModeOf(scenario, client) !== "none") {
-    const principal = `${mesh.settings.trustDomain}/ns/${client.namespace}/sa/${client.serviceAccount || "default"}`;
-    sources.push({ source: { principals: [principal] }, what: `principal ${principal}` });
-  }
+  const sources: { source: Record<string, string[]>; what: string; prerequisite?: Candidate }[] = [];
+  const principal = client && `${mesh.settings.trustDomain}/ns/${client.namespace}/sa/${client.serviceAccount || "default"}`;
+  if (client && meshModeOf(scenario, client) !== "none") sources.push({ source: { principals: [principal!] }, what: `principal ${principal}` });
   if (hop.wire.srcIP) sources.push({ source: { ipBlocks: [hop.wire.srcIP] }, what: `address ${hop.wire.srcIP} (the client arrives without a mesh identity)` });
+  // A client outside the mesh has no identity to name until it joins: enrolment, then its principal.
+  const enrol = client && enrolment(ctx, client, w, base);
+  if (enrol) sources.push({ source: { principals: [principal!] }, what: `principal ${principal} (once ${client!.namespace} is in the mesh)`, prerequisite: enrol });
   if (sources.length === 0) {
     const who = client ? `${client.id} is outside the mesh: it arrives in plaintext, without an identity a rule could name,` : "the client has no mesh identity";
     return {
@@ -109,7 +110,8 @@ export function authorizationCandidates(ctx: HopContext): Candidate[] | NoFix {
   const waypointName = w.labels[LABEL_GATEWAY_NAME];
   const labels = identifyingLabels(scenario, w);
   const clientName = client?.name ?? hop.wire.srcIP?.replace(/[.:]/g, "-") ?? "client";
-  return sources.flatMap(({ source, what }): Candidate[] => {
+  return sources.flatMap(({ source, what, prerequisite }): Candidate[] => {
+    const needs = prerequisite ? { prerequisite } : {};
     const rule = { from: [{ source }], to: [{ operation }] };
     const summary = `allow ${what} on port ${port}${operation.methods ? ` ${operation.methods[0]}` : ""}${operation.paths ? ` ${operation.paths[0]}` : ""}`;
     const m = place && manifestAt(scenario, "AuthorizationPolicy", place);
@@ -119,6 +121,7 @@ export function authorizationCandidates(ctx: HopContext): Candidate[] | NoFix {
           ...base,
           summary: `add a rule to AuthorizationPolicy ${refName(place)} (it applies to ${atWaypoint ? `Service ${service!.id} at its waypoint` : `${w.id} only`}): ${summary}`,
           blockedBy: hop.policies,
+          ...needs,
           change: { action: "edit", file: place.file, edit: { object: { kind: m.kind, namespace: m.namespace, name: m.name }, path: ["spec", "rules"], value: rule } },
         },
       ];
@@ -143,10 +146,31 @@ export function authorizationCandidates(ctx: HopContext): Candidate[] | NoFix {
         ...base,
         summary: `create AuthorizationPolicy ${namespace}/${name} (${atWaypoint ? "at the waypoint" : `selecting only ${w.id}`}): ${summary}`,
         blockedBy: hop.policies,
+        ...needs,
         change: { action: "create", document: { file: suggestedFile(w, name), object } },
       },
     ];
   });
+}
+
+/**
+ * The client's namespace labelled into the server's kind of data plane, so
+ * that the client connects with a mesh identity (mTLS or HBONE). Undefined when
+ * the client is in the mesh already or its Namespace is not in the input.
+ */
+function enrolment(ctx: HopContext, client: Workload, server: Workload, base: Pick<Candidate, "layer" | "direction" | "workload">): Candidate | undefined {
+  const { scenario } = ctx;
+  if (meshModeOf(scenario, client) !== "none") return undefined;
+  const ns = scenario.manifests.find((m) => m.kind === "Namespace" && m.name === client.namespace);
+  if (!ns || !ctx.workspace.editable(ns.source.file)) return undefined;
+  const ambient = meshModeOf(scenario, server) === "ambient";
+  const [key, value] = ambient ? [LABEL_DATAPLANE_MODE, "ambient"] : [LABEL_INJECTION_NS, "enabled"];
+  return {
+    ...base,
+    summary: `enrol namespace ${client.namespace} in the mesh (${key}=${value}), so that ${client.id} connects with a mesh identity${ambient ? "" : " (its pods must be restarted to get a sidecar)"}`,
+    blockedBy: ctx.hops[ctx.index]!.policies,
+    change: { action: "edit", file: ns.source.file, edit: { object: { kind: "Namespace", namespace: ns.namespace, name: ns.name }, path: ["metadata", "labels"], key, value } },
+  };
 }
 
 // ---------------------------------------------------------------------------
@@ -195,19 +219,8 @@ export function peerAuthenticationCandidates(ctx: HopContext): Candidate[] | NoF
 
   // 2. The client enrolled in the mesh (its namespace labelled), so that it speaks mTLS.
   const client = ctx.flow.source.kind === "workload" ? ctx.flow.source.workload : undefined;
-  if (client && meshModeOf(scenario, client) === "none") {
-    const ns = scenario.manifests.find((m) => m.kind === "Namespace" && m.name === client.namespace);
-    if (ns && ctx.workspace.editable(ns.source.file)) {
-      const ambient = meshModeOf(scenario, w) === "ambient";
-      const [key, value] = ambient ? [LABEL_DATAPLANE_MODE, "ambient"] : [LABEL_INJECTION_NS, "enabled"];
-      out.push({
-        ...base,
-        summary: `enrol namespace ${client.namespace} in the mesh (${key}=${value}), so that ${client.id} sends mTLS${ambient ? "" : " (its pods must be restarted to get a sidecar)"}`,
-        blockedBy: hop.policies,
-        change: { action: "edit", file: ns.source.file, edit: { object: { kind: "Namespace", namespace: ns.namespace, name: ns.name }, path: ["metadata", "labels"], key, value } },
-      });
-    }
-  }
+  const enrol = client && enrolment(ctx, client, w, base);
+  if (enrol) out.push(enrol);
   if (out.length === 0) return { ...base, reason: `no PeerAuthentication selects ${w.id} alone and no label set does: set port ${port} PERMISSIVE in ${hop.policies.map(refName).join(", ")} or enrol the client in the mesh`, policies: hop.policies };
   return out;
 }

@@ -19,8 +19,6 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const NO_FIX: Record<string, string> = {
   "seed-egress: the §4.8 NetworkPolicies cut the registered external service too": "cannot match the DNS name zenquotes.io",
   "seed-egress: the §4.8 NetworkPolicies do restrict the pod without sidecar": "cannot match the DNS name google.com",
-  "seed-kyma-ingress: a client outside the mesh gets 403 outside the public paths": "outside the mesh",
-  "seed-kyma-ingress: a client outside the mesh is refused by jaeger": "outside the mesh",
   "seed-multitenant: the NetworkPolicies also cut team-a's registered partner API": "cannot match the DNS name payments-api.com",
   "seed-multitenant: the NetworkPolicies break the nightly report upload": "cannot match the DNS name analytics-api.com",
 };
@@ -96,5 +94,21 @@ describe("fix on the ambient NetworkPolicy seed", () => {
       { from: "apps/frontend", to: "apps/my-app", port: 9090, protocol: "TCP", requested: false },
     ]);
     expect(json.closed).toEqual([]);
+  });
+});
+
+describe("fix on the Kyma ingress seed", () => {
+  it("enrols a client outside the mesh, then allows its principal, as two changes at one point", async () => {
+    const ex = examples.find((e) => e.dir === "examples/seed-kyma-ingress")!;
+    const r = await palisade(["fix", "legacy/batch", "svc:garden/jaeger:16686", "-f", copyOf(ex, undefined), "-o", "json"]);
+    expect(r.code).toBe(0);
+    const json = JSON.parse(r.stdout);
+    expect(json.changes.map((c: { kind: string; action: string; name: string }) => `${c.action} ${c.kind} ${c.name}`)).toEqual([
+      "edit Namespace legacy",
+      "create AuthorizationPolicy allow-batch-to-jaeger-query",
+    ]);
+    expect(json.changes[0].diff).toContain("+    istio-injection: enabled");
+    expect(json.changes[1].yaml).toContain("cluster.local/ns/legacy/sa/default");
+    expect(json.opened).toEqual([{ from: "legacy/batch", to: "garden/jaeger-query", port: 16686, protocol: "TCP", requested: true }]);
   });
 });
