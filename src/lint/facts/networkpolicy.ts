@@ -4,6 +4,7 @@
  * every CNI layer (NetworkPolicy, and Cilium's engine with the policies it reads)
  * with what it selects and how the layer's own evaluator decides it.
  */
+import { stringify } from "yaml";
 import type { Scenario } from "../../analysis/scenario.js";
 import { CiliumEngine, CiliumLayer, type CiliumRule, type CiliumSpec, type PeerPart } from "../../layers/cilium/index.js";
 import { CLUSTER_LABEL, Identity, IdentitySelector, NAMESPACE_LABELS_PREFIX, POD_NAMESPACE_LABEL } from "../../layers/cilium/labels.js";
@@ -444,7 +445,9 @@ export function identifyingLabels(w: Workload): Record<string, string> {
 /** `key: value` lines of a YAML mapping at `indent` spaces. */
 export function yamlMap(labels: Record<string, string>, indent: number): string {
   const pad = " ".repeat(indent);
-  return Object.entries(labels)
-    .map(([k, v]) => `${pad}${k}: ${/^[A-Za-z0-9][-A-Za-z0-9_.\/]*$/.test(v) && !/^(true|false|null|yes|no|on|off|~|[0-9.]+)$/i.test(v) ? v : JSON.stringify(v)}\n`)
+  return stringify(labels, { lineWidth: 0 })
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => `${pad}${line}\n`)
     .join("");
 }
