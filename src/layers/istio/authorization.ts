@@ -171,6 +171,7 @@ function readAuthorizationPolicy(r: FieldReader, root: string): AuthorizationPol
     dryRun,
     file: m.source.file,
     line: m.source.line,
+    manifest: m,
   };
 }
 

@@ -3,6 +3,7 @@
  * PeerAuthentication as scanned from manifests, the request an enforcement
  * point sees, and the decisions the evaluators return (semantics.md §4, §5).
  */
+import type { Manifest } from "../../load/types.js";
 import type { Labels } from "../../model/selector.js";
 import type { Protocol } from "../../sets/index.js";
 import type { Decision } from "../types.js";
@@ -94,6 +95,8 @@ export interface AuthorizationPolicy {
   dryRun: boolean;
   file: string;
   line: number;
+  /** The object as read, for the line of any field. */
+  manifest: Manifest;
 }
 
 // ---------------------------------------------------------------------------

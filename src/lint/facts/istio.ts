@@ -13,8 +13,7 @@ import { podSpecOf } from "../../model/pod-template.js";
 
 /** The line of `path` in an AuthorizationPolicy's document (the scanned policy keeps no document), else the policy's own line. */
 export function policyLine(scenario: Scenario, p: AuthorizationPolicy, path: FieldPath): number {
-  const m = scenario.manifests.find((x) => x.kind === "AuthorizationPolicy" && (x.namespace ?? "default") === p.namespace && x.name === p.name && x.source.file === p.file);
-  return m?.lineOf(path) ?? p.line;
+  return p.manifest.lineOf(path);
 }
 
 export function authzResource(p: AuthorizationPolicy): ResourceRef {

@@ -4,7 +4,6 @@
  * waypoint (if any) serves a workload.
  */
 import type { Scenario } from "../../analysis/scenario.js";
-import type { Manifest } from "../../load/types.js";
 import { evaluateAuthorization, ztunnelKnowsCondition, type AuthorizationPolicy, type AuthzDecision, type AuthzRequest, type AuthzRule, type EnforcementPoint } from "../../layers/istio/authorization.js";
 import { HBONE_PORT, type MeshMode } from "../../layers/istio/index.js";
 import { LABEL_WAYPOINT_FOR, serviceTarget, WAYPOINT_CLASS, workloadTarget, type WaypointBinding } from "../../layers/istio/waypoint.js";
@@ -76,12 +75,6 @@ export function proxyRunBy(scenario: Scenario, w: Workload): string | null {
 // AuthorizationPolicy: where it binds and how it is evaluated there
 
 /** The manifest an AuthorizationPolicy was read from (for rule lines and for fixes written from the policy as it was given). */
-export function authorizationManifest(scenario: Scenario, p: AuthorizationPolicy): Manifest | undefined {
-  return scenario.manifests.find(
-    (m) => m.kind === "AuthorizationPolicy" && m.name === p.name && (m.namespace ?? "default") === p.namespace && m.source.file === p.file && m.source.line === p.line,
-  );
-}
-
 export interface BoundWorkload {
   workload: Workload;
   mode: MeshMode;

@@ -8,7 +8,7 @@ import { ztunnelUnenforceable } from "../../layers/istio/authorization.js";
 import { LABEL_USE_WAYPOINT } from "../../layers/istio/waypoint.js";
 import type { Workload } from "../../model/types.js";
 import type { Scenario } from "../../analysis/scenario.js";
-import { authorizationManifest, boundWorkloads, hasL4Remainder, servicesOf, waypointGatewayYaml, waypointServing } from "../facts/mesh.js";
+import { boundWorkloads, hasL4Remainder, servicesOf, waypointGatewayYaml, waypointServing } from "../facts/mesh.js";
 import { createRule } from "../rule.js";
 
 /** A waypoint for the namespace, the label that binds the Service to it, and the policy retargeted at the Service. */
@@ -48,7 +48,6 @@ export default createRule({
         .filter((b) => b.mode === "ambient" && !waypointServing(scenario, b.workload))
         .map((b) => b.workload);
       if (unserved.length === 0) continue;
-      const manifest = authorizationManifest(scenario, p);
       const allRulesL7 = p.rules.every((r) => ztunnelUnenforceable(r).length > 0);
       for (const rule of p.rules) {
         const uses = ztunnelUnenforceable(rule);
@@ -63,7 +62,7 @@ export default createRule({
           resource: { kind: "AuthorizationPolicy", namespace: p.namespace, name: p.name },
           workloads: unserved.map((w) => w.id),
           file: p.file,
-          line: manifest ? manifest.lineOf(uses[0]!.path) : rule.line,
+          line: p.manifest.lineOf(uses[0]!.path),
           fix: waypointFix(scenario, unserved[0]!.namespace, unserved[0]!),
         });
       }

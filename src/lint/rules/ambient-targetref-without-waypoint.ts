@@ -8,7 +8,7 @@ import type { AuthorizationPolicy, PolicyTargetRef } from "../../layers/istio/au
 import { serviceBackends } from "../../path/index.js";
 import type { Scenario } from "../../analysis/scenario.js";
 import type { Service } from "../../model/types.js";
-import { authorizationManifest, enforcementPointOf, evaluatePolicies, waypointGatewayYaml } from "../facts/mesh.js";
+import { enforcementPointOf, evaluatePolicies, waypointGatewayYaml } from "../facts/mesh.js";
 import { createRule } from "../rule.js";
 
 const isCore = (group: string): boolean => group === "" || group === "core";
@@ -95,11 +95,11 @@ export default createRule({
         }
       });
       if (unenforced.length === 0) continue;
-      const manifest = authorizationManifest(scenario, p);
-      const single = manifest?.raw.spec && (manifest.raw.spec as Record<string, unknown>)["targetRefs"] === undefined;
+      const manifest = p.manifest;
+      const single = manifest.raw.spec && (manifest.raw.spec as Record<string, unknown>)["targetRefs"] === undefined;
       for (const u of unenforced) {
         const target = `${u.ref.kind} ${p.namespace}/${u.ref.name}`;
-        const line = manifest ? manifest.lineOf(single ? ["spec", "targetRef"] : ["spec", "targetRefs", u.index]) : p.line;
+        const line = manifest.lineOf(single ? ["spec", "targetRef"] : ["spec", "targetRefs", u.index]);
         const resource = { kind: "AuthorizationPolicy", namespace: p.namespace, name: p.name };
         if (!u.binding) {
           report({

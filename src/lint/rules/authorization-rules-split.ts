@@ -11,7 +11,7 @@ import { parseIdentity, parsePortString } from "../../layers/istio/strings.js";
 import type { Workload } from "../../model/types.js";
 import { resolveTargetPort } from "../../path/index.js";
 import type { Scenario } from "../../analysis/scenario.js";
-import { authorizationManifest, boundWorkloads, evaluatePolicies, portSpeaksHttp, sampleMatching, waypointBoundWorkloads, type BoundWorkload } from "../facts/mesh.js";
+import { boundWorkloads, evaluatePolicies, portSpeaksHttp, sampleMatching, waypointBoundWorkloads, type BoundWorkload } from "../facts/mesh.js";
 import { createRule } from "../rule.js";
 
 /** A TEST-NET-2 address (RFC 5737): a client outside the cluster that no allow-list names. */
@@ -214,8 +214,8 @@ export default createRule({
       if (widenedByFrom) {
         admitted.push(`rules[${fromRule.index}] (from only) admits ${describeFrom(fromRule)} on every port and path (${widenedByFrom.source} is admitted to ${widenedByFrom.op} of ${widenedByFrom.dest.id})`);
       }
-      const manifest = authorizationManifest(scenario, p);
-      const rawRules = (manifest?.raw.spec as { rules?: unknown[] } | undefined)?.rules;
+      const manifest = p.manifest;
+      const rawRules = (manifest.raw.spec as { rules?: unknown[] } | undefined)?.rules;
       let fix: string | undefined;
       if (Array.isArray(rawRules)) {
         const raw = (r: AuthzRule) => rawRules[r.index] as Record<string, unknown>;
