@@ -27,13 +27,18 @@ import { ConnSet, PROTOCOLS, type IPSet, type Protocol } from "../../sets/index.
  * the NetworkPolicy layer's; under Cilium its engine reads them in its own rule
  * form, so they are read again from their manifests (same validation).
  */
-export function kubernetesNetworkPolicies(scenario: Scenario): NetworkPolicy[] {
+export function kubernetesNetworkPolicies(scenario: Scenario): readonly NetworkPolicy[] {
+  const known = networkPoliciesOf.get(scenario);
+  if (known) return known;
   const out: NetworkPolicy[] = [];
   for (const layer of scenario.layers) if (layer instanceof NetworkPolicyLayer) out.push(...layer.policies);
   const manifests = ciliumEngines(scenario).flatMap((e) => e.policies.filter((p) => p.kind === "NetworkPolicy").map((p) => p.manifest));
   if (manifests.length > 0) out.push(...scanNetworkPolicies(manifests).policies);
+  networkPoliciesOf.set(scenario, out);
   return out;
 }
+
+const networkPoliciesOf = new WeakMap<Scenario, readonly NetworkPolicy[]>();
 
 /** The Cilium engines behind the scenario's layers (one engine is shown as several layers). */
 export function ciliumEngines(scenario: Scenario): CiliumEngine[] {
