@@ -77,6 +77,23 @@ describe("palisade fix", () => {
     expect((await palisade(["reach", "front/web", "shop/api:8080", "-f", dir])).code).toBe(0);
   });
 
+  it("appends a new document to an existing file of the suggested name with --write", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "palisade-fix-cli-"));
+    dirs.push(dir);
+    const defaultDeny = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: default-deny, namespace: shop}\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]\n";
+    // The default deny selects two workloads: the rule for one goes to a new policy.
+    writeFileSync(join(dir, "all.yaml"), namespace("shop") + namespace("front") + deployment("shop", "api", { port: 8080 }) + deployment("shop", "worker") + deployment("front", "web") + defaultDeny);
+    writeFileSync(join(dir, "allow-web-to-api.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kept, namespace: shop}");
+    const r = await palisade(["fix", "front/web", "shop/api:8080", "-f", dir, "--write"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`wrote ${join(dir, "allow-web-to-api.yaml")}`);
+    const written = readFileSync(join(dir, "allow-web-to-api.yaml"), "utf8");
+    expect(written.startsWith("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kept, namespace: shop}\n---\n")).toBe(true);
+    const after = await palisade(["reach", "front/web", "shop/api:8080", "-f", dir]);
+    expect(after.code).toBe(0);
+    expect(after.stderr).toBe("");
+  });
+
   it("edits standard input like a file", async () => {
     const r = await palisade(["fix", "front/web", "shop/api:8080", "-f", "-", "-o", "json"], input);
     expect(r.code).toBe(0);
