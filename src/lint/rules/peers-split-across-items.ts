@@ -31,6 +31,7 @@ export default createRule({
       for (const split of splitPeers(scenario, p)) {
         const { direction, rule, namespaceItem, podItem } = split;
         const peersKey = direction === "ingress" ? "from" : "to";
+        const namespaces = peerNamespaces(scenario, p, namespaceItem.peer).sort();
         const itemPath = (index: number): FieldPath => ["spec", direction, rule.index, peersKey, index];
         const combined = {
           namespaceSelector: rawAt(p.manifest.raw, [...itemPath(namespaceItem.index), "namespaceSelector"]),
@@ -44,7 +45,7 @@ export default createRule({
             rule: rule.index,
             namespaceSelector: String(namespaceItem.peer.namespaceSelector),
             podSelector: String(podItem.peer.podSelector),
-            namespaces: `namespace${peerNamespaces(scenario, p, namespaceItem.peer).length === 1 ? "" : "s"} ${peerNamespaces(scenario, p, namespaceItem.peer).join(", ")}`,
+            namespaces: `namespace${namespaces.length === 1 ? "" : "s"} ${idList(namespaces)}`,
             namespaceCount: count(split.namespacePods.length),
             policyNamespace: p.namespace,
             combined: `${count(split.combinedPods.length)}: ${idList(split.combinedPods.map((w) => w.id))}`,
