@@ -81,7 +81,7 @@ describe("named-port-undefined (NetworkPolicy)", () => {
       fix: "- protocol: TCP\n  port: 8080\n",
     });
     expect(findings[0]!.message).toBe(
-      'NetworkPolicy app/web-in ingress[0]: no container of the pods it applies to (app/web) defines a TCP port named "http", so this port entry matches nothing (their TCP ports: TCP/8080)',
+      'NetworkPolicy app/web-in ingress[0]: no container of the pods it applies to (app/web) defines a TCP port named "http", so this port entry matches nothing (their TCP ports: TCP/8080 "web")',
     );
   });
 

@@ -28,7 +28,10 @@ export default createRule({
       for (const port of named) {
         if (destinations.some((w) => port.protocols.some((protocol) => definesPort(w, port.name, protocol)))) continue;
         const sameName = destinations.flatMap((w) => w.ports.filter((cp) => cp.name?.toLowerCase() === port.name.toLowerCase()).map((cp) => `${w.id} defines it for ${cp.protocol}`));
-        const numbers = [...new Set(destinations.flatMap((w) => w.ports.filter((cp) => port.protocols.includes(cp.protocol)).map((cp) => `${cp.protocol}/${cp.port}`)))];
+        const ofProtocol = destinations.flatMap((w) => w.ports.filter((cp) => port.protocols.includes(cp.protocol)));
+        const numbers = [...new Set(ofProtocol.map((cp) => `${cp.protocol}/${cp.port}`))];
+        // With their names: a near miss ("metric" for "metrics") shows at a glance.
+        const declared = [...new Set(ofProtocol.map((cp) => `${cp.protocol}/${cp.port}${cp.name ? ` "${cp.name}"` : ""}`))];
         const protocol = port.protocols.join("/");
         const fix =
           numbers.length === 1
@@ -44,7 +47,7 @@ export default createRule({
             count: destinations.length,
             protocol,
             name: port.name,
-            hint: sameName.length > 0 ? ` (${sameName.slice(0, 3).join("; ")})` : numbers.length > 0 ? ` (their ${protocol} ports: ${numbers.slice(0, 8).join(", ")})` : "",
+            hint: sameName.length > 0 ? ` (${sameName.slice(0, 3).join("; ")})` : declared.length > 0 ? ` (their ${protocol} ports: ${declared.slice(0, 8).join(", ")})` : "",
           },
           resource: policyResource(rule.ref),
           workloads: rule.subjects.map((w) => w.id).sort(),
