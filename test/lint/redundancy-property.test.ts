@@ -11,13 +11,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Scenario } from "../../src/analysis/scenario.js";
+import { CiliumLayer, type CiliumRule, type CiliumSpec } from "../../src/layers/cilium/index.js";
 import { NetworkPolicyLayer, type NetworkPolicy, type NetworkPolicyRule } from "../../src/layers/networkpolicy/index.js";
 import type { Direction, Peer, WireConn } from "../../src/layers/types.js";
 import { lint } from "../../src/lint/index.js";
 import redundantPolicy from "../../src/lint/rules/redundant-policy.js";
 import redundantRule from "../../src/lint/rules/redundant-rule.js";
 import { formatIP, parseCidr } from "../../src/sets/index.js";
-import { scenarioFromYaml, toYaml } from "../helpers/cluster.js";
+import { errors, scenarioFromYaml, toYaml } from "../helpers/cluster.js";
 
 const DIRECTIONS: readonly Direction[] = ["ingress", "egress"];
 
@@ -231,4 +232,160 @@ describe("redundancy rules against the evaluator", () => {
     expect(seen.rules).toBeGreaterThan(10);
     expect(seen.policies).toBeGreaterThan(5);
   }, 120_000);
+});
+
+// ---------------------------------------------------------------------------
+// Cilium: the same properties for allow rules of CiliumNetworkPolicies, with rules removed
+// from the manifests themselves (so that a policy left without rules in a direction stops
+// putting its endpoints in default deny, as Cilium reads it).
+
+const CNP_PEERS = {
+  ingress: [
+    { fromEndpoints: [{}] },
+    { fromEndpoints: [{ matchLabels: { app: "a" } }] },
+    { fromEndpoints: [{ matchLabels: { "k8s:io.kubernetes.pod.namespace": "ns-b" } }] },
+    { fromCIDR: ["10.0.0.0/8"] },
+    { fromCIDRSet: [{ cidr: "10.0.0.0/8", except: ["10.1.0.0/16"] }] },
+    { fromEntities: ["world"] },
+    { fromEntities: ["cluster"] },
+    { fromEntities: ["all"] },
+    { fromEntities: ["host", "remote-node"] },
+    {},
+  ],
+  egress: [
+    { toEndpoints: [{}] },
+    { toEndpoints: [{ matchLabels: { app: "a" } }] },
+    { toCIDR: ["10.0.0.0/8", "0.0.0.0/1"] },
+    { toCIDR: ["128.0.0.0/1", "::/0"] },
+    { toCIDRSet: [{ cidr: "0.0.0.0/0", except: ["10.0.0.0/8"] }] },
+    { toEntities: ["world"] },
+    { toEntities: ["cluster"] },
+    { toEntities: ["all"] },
+    {},
+  ],
+};
+const CNP_PORTS = [
+  undefined,
+  [{ ports: [{ port: "80", protocol: "TCP" }] }],
+  [{ ports: [{ port: "8000", endPort: 9100, protocol: "TCP" }] }],
+  [{ ports: [{ port: "http", protocol: "TCP" }] }],
+  [{ ports: [{ port: "53", protocol: "UDP" }] }],
+  [{ ports: [{ port: "80", protocol: "TCP" }], rules: { http: [{ method: "GET" }] } }],
+];
+
+const cnpRuleArb = (direction: Direction) =>
+  fc.record({ peers: fc.constantFrom(...CNP_PEERS[direction]), ports: fc.constantFrom(...CNP_PORTS) }).map(({ peers, ports }) => ({ ...peers, ...(ports ? { toPorts: ports } : {}) }));
+const cnpArb = fc.record({
+  namespace: fc.constantFrom("ns-a", "ns-b"),
+  endpointSelector: fc.constantFrom(...SELECTORS),
+  ingress: fc.array(cnpRuleArb("ingress"), { maxLength: 3 }),
+  egress: fc.array(cnpRuleArb("egress"), { maxLength: 3 }),
+  ingressDeny: fc.array(fc.constantFrom({ fromCIDR: ["10.1.0.0/16"] }, { fromEntities: ["host"] }), { maxLength: 1 }),
+  enableDefaultDeny: fc.constantFrom(undefined, undefined, { ingress: false }, { egress: false }),
+});
+type GeneratedCnp = ReturnType<typeof cnpArb.generate>["value"];
+type CnpSection = "ingress" | "egress" | "ingressDeny";
+
+const cnpSetArb = fc.tuple(fc.array(cnpArb, { minLength: 1, maxLength: 3 }), fc.array(copyArb, { maxLength: 2 })).map(([base, copies]) => [
+  ...base,
+  ...copies.map(({ of, keep }) => {
+    const p = base[of % base.length]!;
+    return { ...p, ingress: p.ingress.filter((_, i) => keep[i]), egress: p.egress.filter((_, i) => keep[3 + i]) };
+  }),
+]);
+
+/**
+ * The policies as YAML without the rules in `gone` (`policy/section/index`). A policy left
+ * with no rule is left out: Cilium rejects a policy without rules, so removing its last rule
+ * means deleting it.
+ */
+function renderCnps(cnps: readonly GeneratedCnp[], gone: ReadonlySet<string> = new Set()): string {
+  const docs = cnps.flatMap((p, i) => {
+    const sections = Object.fromEntries(
+      (["ingress", "egress", "ingressDeny"] as const)
+        .map((s) => [s, p[s].filter((_, k) => !gone.has(`${i}/${s}/${k}`))] as const)
+        .filter(([, list]) => list.length > 0),
+    );
+    if (Object.keys(sections).length === 0) return [];
+    const spec = { endpointSelector: p.endpointSelector, ...(p.enableDefaultDeny ? { enableDefaultDeny: p.enableDefaultDeny } : {}), ...sections };
+    return [{ apiVersion: "cilium.io/v2", kind: "CiliumNetworkPolicy", metadata: { name: `c${i}`, namespace: p.namespace }, spec }];
+  });
+  return toYaml([...NAMESPACES, ...PODS, ...docs]);
+}
+
+const BAD_REQUEST = { method: "POST", path: "/nope" };
+
+function ciliumVerdicts(scenario: Scenario): string[] {
+  const engine = scenario.layers.find((l): l is CiliumLayer => l instanceof CiliumLayer)!.engine;
+  const peers = peersOf(scenario);
+  const out: string[] = [];
+  for (const e of scenario.cluster.workloads) {
+    for (const d of DIRECTIONS) {
+      for (const [k, peer] of peers.entries()) {
+        let row = "";
+        for (const c of CONNS) row += `${engine.evaluate(e, d, peer, c).verdict[0]}${engine.evaluate(e, d, peer, c, BAD_REQUEST).verdict[0]}`;
+        out.push(`${e.id} ${d} ${k} ${row}`);
+      }
+    }
+    let names = "";
+    for (const c of CONNS) names += engine.evaluateName(e, "example.com", c).verdict[0];
+    out.push(`${e.id} name ${names}`);
+  }
+  return out;
+}
+
+describe("redundant-rule on Cilium policies against the Cilium engine", () => {
+  it("everything reported can go at once, each reported rule alone too, and no other judged rule can", async () => {
+    const seen = { rules: 0 };
+    await fc.assert(
+      fc.asyncProperty(cnpSetArb, async (cnps) => {
+        const scenario = await scenarioFromYaml(renderCnps(cnps), { cni: "cilium" });
+        expect(errors(scenario)).toEqual([]);
+        const engine = scenario.layers.find((l): l is CiliumLayer => l instanceof CiliumLayer)!.engine;
+        const keyOf = (spec: CiliumSpec, rule: CiliumRule): string => `${spec.policy.name.slice(1)}/${rule.section}/${rule.index}`;
+        const reported = new Set<string>();
+        for (const f of lint(scenario, [redundantRule])) {
+          const spec = engine.specs.find((s) => s.policy.name === f.resource.name)!;
+          const rule = spec.rules.find((r) => r.line === f.line)!;
+          reported.add(keyOf(spec, rule));
+        }
+        seen.rules += reported.size;
+        const full = ciliumVerdicts(scenario);
+        const without = async (gone: Set<string>) => ciliumVerdicts(await scenarioFromYaml(renderCnps(cnps, gone), { cni: "cilium" }));
+        expect(await without(reported), "removing every reported rule").toEqual(full);
+        for (const key of reported) expect(await without(new Set([key])), `removing ${key}`).toEqual(full);
+
+        // Every judged rule left, in a spec that keeps other rules in its direction, on endpoints in default deny,
+        // changes something when removed.
+        const reduced = await scenarioFromYaml(renderCnps(cnps, reported), { cni: "cilium" });
+        const reducedFull = ciliumVerdicts(reduced);
+        const reducedEngine = reduced.layers.find((l): l is CiliumLayer => l instanceof CiliumLayer)!.engine;
+        for (const spec of reducedEngine.specs) {
+          for (const rule of spec.rules) {
+            if (rule.deny || rule.ports?.some((pr) => pr.l7) || rule.peers.length === 0) continue;
+            // What a rule for every identity adds may lie only with identities no probe here can be (cilium-health, ...).
+            if (rule.peers.some((p) => p.type === "all" || (p.type === "entity" && (p.entity === "all" || p.entity === "cluster")))) continue;
+            if (!spec.rules.some((r) => r !== rule && r.direction === rule.direction)) continue;
+            const si = reducedEngine.specs.indexOf(spec);
+            const selected = reduced.cluster.workloads.filter((w) => reducedEngine.applies(w) && reducedEngine.factsOf(w).selectedBy[rule.direction].includes(si));
+            if (selected.some((w) => !reducedEngine.defaultDeny(w, rule.direction))) continue;
+            // Indexes in the reduced render are those of the full one (removed rules were dropped from the list): map back.
+            const i = Number(spec.policy.name.slice(1));
+            const original = cnps[i]![rule.section as CnpSection].map((_, k) => k).filter((k) => !reported.has(`${i}/${rule.section}/${k}`))[rule.index]!;
+            const key = `${i}/${rule.section}/${original}`;
+            const admits = reduced.cluster.workloads.some((e) =>
+              peersOf(reduced).some((peer) => CONNS.some((c) => {
+                const dec = reducedEngine.evaluate(e, rule.direction, peer, c);
+                return dec.verdict === "allow" && dec.policies.some((r) => r.name === spec.policy.name && r.rule === rule.index);
+              })),
+            );
+            if (!admits) continue;
+            expect(await without(new Set([...reported, key])), `${key} is not reported, yet removing it changes nothing`).not.toEqual(reducedFull);
+          }
+        }
+      }),
+      { numRuns: 40 },
+    );
+    expect(seen.rules).toBeGreaterThan(5);
+  }, 240_000);
 });
