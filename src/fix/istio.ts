@@ -13,7 +13,7 @@ import type { PolicyRef } from "../layers/types.js";
 import type { Labels } from "../model/selector.js";
 import { parseIP } from "../sets/index.js";
 import type { Workload } from "../model/types.js";
-import { resolveTargetPort, serviceBackends } from "../path/index.js";
+import { serviceInFrontOf } from "../path/index.js";
 import { meshModeOf } from "../path/mesh.js";
 import { identifyingLabels, newPolicyName, suggestedFile, uniqueName, workloadById, type Candidate, type HopContext, type NoFix } from "./context.js";
 
@@ -235,13 +235,8 @@ function egressDestination(ctx: HopContext): EgressDestination | undefined {
   const hop = ctx.hops[ctx.index]!;
   if (target.kind === "workload") {
     // Mesh clients reach a workload named without its address through its Service.
-    if (!target.ip) {
-      for (const service of ctx.scenario.cluster.services) {
-        if (service.namespace !== target.workload.namespace || !serviceBackends(ctx.scenario, service).includes(target.workload)) continue;
-        const port = service.ports.find((p) => p.protocol === hop.wire.protocol && resolveTargetPort(p, target.workload) === hop.wire.port);
-        if (port) return { kind: "service", service, port: port.port };
-      }
-    }
+    const front = target.ip ? undefined : serviceInFrontOf(ctx.scenario, target.workload, hop.wire);
+    if (front) return { kind: "service", service: front.service, port: front.port.port };
     return { kind: "workload", workload: target.workload, ...(target.ip ? { ip: target.ip } : {}), port: hop.wire.port };
   }
   if (target.kind === "external") {

@@ -229,7 +229,7 @@ function tracePodFlow(
 }
 
 /** A Service that selects the workload and sends one of its ports to `conn`'s port. */
-function serviceInFrontOf(scenario: Scenario, w: Workload, conn: WireConn): { service: Service; port: ServicePort } | undefined {
+export function serviceInFrontOf(scenario: Scenario, w: Workload, conn: WireConn): { service: Service; port: ServicePort } | undefined {
   for (const service of scenario.cluster.services) {
     if (service.namespace !== w.namespace || !serviceBackends(scenario, service).includes(w)) continue;
     const port = service.ports.find((p) => p.protocol === conn.protocol && resolveTargetPort(p, w) === conn.port);
