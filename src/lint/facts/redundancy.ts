@@ -1,15 +1,17 @@
 /**
- * What each NetworkPolicy rule, and each NetworkPolicy, adds to the allowances of
- * the pods it selects, compared with the other rules and policies selecting them.
+ * What each NetworkPolicy rule, each NetworkPolicy, and each Cilium allow rule adds to
+ * the allowances of the pods it selects, compared with the other rules and policies
+ * selecting them.
  *
  * The comparison is made per direction over classes, not pairs: endpoints with equal
  * `roleKeys` endpoint keys are selected by the same policies (and resolve the same
  * named ports), peers with equal peer keys are matched by the same rules, so one
  * representative of each stands for the class. A rule's peer matching is the layer's
- * own (`ruleMatchesPeer`), its ports are `rulePorts`. Three kinds of peer are checked:
- * every peer class of the input's workloads, the whole address space outside them
- * (exact, as products of IPSet × ConnSet), and a node whose address no ipBlock
- * matches (only rules without peers admit it).
+ * own (`ruleMatchesPeer`, private to the layers, hence element access), its ports are
+ * `rulePorts` / `ruleConns`. The peers checked are every peer class of the input's
+ * workloads, the whole address space outside them (exact, as products of IPSet ×
+ * ConnSet), and nodes (for NetworkPolicy, one whose address no ipBlock matches: only
+ * rules without peers admit it).
  *
  * Findings are chosen greedily, later policies and rules first, and a finding is
  * removed before the next one is decided: everything reported can be removed at
@@ -59,8 +61,6 @@ const DIRECTIONS = ["ingress", "egress"] as const;
 /** Any connection: exemption is per peer, not per port. */
 const PROBE = { protocol: "TCP", port: 1 } as const;
 
-type RuleMatcher = (rule: NetworkPolicyRule, policy: NetworkPolicy, peer: Peer) => boolean;
-
 /** Whether a rule adds anything at one endpoint, and whether it allows anything there at all. */
 interface Contribution {
   adds: boolean;
@@ -79,8 +79,8 @@ function externalAddresses(rule: NetworkPolicyRule): IPSet {
   return out;
 }
 
-/** One direction of the layer, seen as endpoint classes × peer classes. */
-class DirectionCoverage {
+/** One direction of the NetworkPolicy layer, seen as endpoint classes × peer classes. */
+class NetworkPolicyDirectionCoverage {
   private readonly peerReps: number[] = [];
   private readonly endpointReps: number[] = [];
   /** Per endpoint class: the policies selecting it in this direction. */
@@ -134,8 +134,7 @@ class DirectionCoverage {
    * peers). It is private to the layer, hence the element access.
    */
   private matches(site: RuleSite, peer: Peer): boolean {
-    const match: RuleMatcher = (r, p, x) => this.layer["ruleMatchesPeer"](r, p, x);
-    return match(site.rule, site.policy, peer);
+    return this.layer["ruleMatchesPeer"](site.rule, site.policy, peer);
   }
 
   private matchedBy(site: RuleSite): Uint8Array | null {
@@ -280,7 +279,7 @@ function sitesOf(policy: NetworkPolicy, direction: Direction): RuleSite[] {
 function compute(layer: NetworkPolicyLayer, workloads: readonly Workload[]): Redundancy {
   const policyByRef = new Map<string, NetworkPolicy>();
   for (const p of layer.policies) policyByRef.set(refKey({ namespace: p.namespace, name: p.name, file: p.file, line: p.line }), p);
-  const views = { ingress: new DirectionCoverage(layer, "ingress", workloads, policyByRef), egress: new DirectionCoverage(layer, "egress", workloads, policyByRef) };
+  const views = { ingress: new NetworkPolicyDirectionCoverage(layer, "ingress", workloads, policyByRef), egress: new NetworkPolicyDirectionCoverage(layer, "egress", workloads, policyByRef) };
   const sites = new Map<NetworkPolicy, Record<Direction, RuleSite[]>>();
   for (const p of layer.policies) sites.set(p, { ingress: sitesOf(p, "ingress"), egress: sitesOf(p, "egress") });
   const removedPolicies = new Set<NetworkPolicy>();
