@@ -1,12 +1,34 @@
 /** Facts several rules need, read from the built scenario. */
 import type { Scenario } from "../analysis/scenario.js";
-import { NetworkPolicyLayer, type NetworkPolicy } from "../layers/networkpolicy/index.js";
+import { CiliumEngine, CiliumLayer } from "../layers/cilium/index.js";
+import { NetworkPolicyLayer, scanNetworkPolicies, type NetworkPolicy } from "../layers/networkpolicy/index.js";
 import type { MeshMode } from "../layers/istio/index.js";
 import type { PolicyRef } from "../layers/types.js";
 import type { Workload } from "../model/types.js";
 
-export function networkPolicies(scenario: Scenario): NetworkPolicy[] {
-  return scenario.layers.flatMap((l) => (l instanceof NetworkPolicyLayer ? [...l.policies] : []));
+/**
+ * Every Kubernetes NetworkPolicy of the input. Under the generic CNI they are the
+ * NetworkPolicy layer's; under Cilium its engine reads them in its own rule form,
+ * so they are read again from their manifests (same validation).
+ */
+export function networkPolicies(scenario: Scenario): readonly NetworkPolicy[] {
+  const known = networkPoliciesOf.get(scenario);
+  if (known) return known;
+  const out: NetworkPolicy[] = [];
+  for (const layer of scenario.layers) if (layer instanceof NetworkPolicyLayer) out.push(...layer.policies);
+  const engine = ciliumEngine(scenario);
+  const manifests = engine ? engine.policies.filter((p) => p.kind === "NetworkPolicy").map((p) => p.manifest) : [];
+  if (manifests.length > 0) out.push(...scanNetworkPolicies(manifests).policies);
+  networkPoliciesOf.set(scenario, out);
+  return out;
+}
+
+const networkPoliciesOf = new WeakMap<Scenario, readonly NetworkPolicy[]>();
+
+/** The engine behind the scenario's Cilium layers (one engine is shown as two layers), when the scenario uses Cilium. */
+export function ciliumEngine(scenario: Scenario): CiliumEngine | undefined {
+  for (const layer of scenario.layers) if (layer instanceof CiliumLayer) return layer.engine;
+  return undefined;
 }
 
 export function meshMode(scenario: Scenario, w: Workload): MeshMode {

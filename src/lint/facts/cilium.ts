@@ -7,7 +7,7 @@
  */
 import { stringify } from "yaml";
 import type { Scenario } from "../../analysis/scenario.js";
-import { CiliumEngine, CiliumLayer, namespacesOf, type CiliumPolicy, type CiliumRule, type CiliumSpec, type PeerPart } from "../../layers/cilium/index.js";
+import { CiliumEngine, namespacesOf, type CiliumPolicy, type CiliumRule, type CiliumSpec, type PeerPart } from "../../layers/cilium/index.js";
 import type { Direction, Peer, WireConn } from "../../layers/types.js";
 import type { Workload } from "../../model/types.js";
 import { PROTOCOLS, type ConnSet } from "../../sets/index.js";
@@ -15,12 +15,6 @@ import type { ResourceRef } from "../rule.js";
 
 /** An address outside the cluster (TEST-NET-3), standing for the `world` peers. */
 export const OUTSIDE: Peer = { kind: "external", ip: "203.0.113.10" };
-
-/** The engine behind the scenario's Cilium layers, when the scenario uses Cilium. */
-export function ciliumEngine(scenario: Scenario): CiliumEngine | undefined {
-  for (const layer of scenario.layers) if (layer instanceof CiliumLayer) return layer.engine;
-  return undefined;
-}
 
 /** CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy (not the NetworkPolicies the engine also reads). */
 export function isCiliumKind(policy: CiliumPolicy): boolean {

@@ -6,12 +6,11 @@
  */
 import { stringify } from "yaml";
 import type { Scenario } from "../../analysis/scenario.js";
-import { CiliumEngine, CiliumLayer, type CiliumRule, type CiliumSpec, type PeerPart } from "../../layers/cilium/index.js";
+import { CiliumEngine, type CiliumRule, type CiliumSpec, type PeerPart } from "../../layers/cilium/index.js";
 import { CLUSTER_LABEL, Identity, IdentitySelector, NAMESPACE_LABELS_PREFIX, POD_NAMESPACE_LABEL } from "../../layers/cilium/labels.js";
 import {
   NetworkPolicyLayer,
   rulePorts,
-  scanNetworkPolicies,
   type NetworkPolicy,
   type NetworkPolicyRule,
   type PodPeer,
@@ -21,31 +20,9 @@ import type { Direction, PolicyRef, WireConn } from "../../layers/types.js";
 import type { LabelSelector } from "../../model/selector.js";
 import type { Namespace, Workload } from "../../model/types.js";
 import { ConnSet, PROTOCOLS, type IPSet, type Protocol } from "../../sets/index.js";
+import { ciliumEngine } from "../util.js";
 
-/**
- * Every Kubernetes NetworkPolicy of the input. Under the generic profile they are
- * the NetworkPolicy layer's; under Cilium its engine reads them in its own rule
- * form, so they are read again from their manifests (same validation).
- */
-export function kubernetesNetworkPolicies(scenario: Scenario): readonly NetworkPolicy[] {
-  const known = networkPoliciesOf.get(scenario);
-  if (known) return known;
-  const out: NetworkPolicy[] = [];
-  for (const layer of scenario.layers) if (layer instanceof NetworkPolicyLayer) out.push(...layer.policies);
-  const manifests = ciliumEngines(scenario).flatMap((e) => e.policies.filter((p) => p.kind === "NetworkPolicy").map((p) => p.manifest));
-  if (manifests.length > 0) out.push(...scanNetworkPolicies(manifests).policies);
-  networkPoliciesOf.set(scenario, out);
-  return out;
-}
 
-const networkPoliciesOf = new WeakMap<Scenario, readonly NetworkPolicy[]>();
-
-/** The Cilium engines behind the scenario's layers (one engine is shown as several layers). */
-export function ciliumEngines(scenario: Scenario): CiliumEngine[] {
-  const engines = new Set<CiliumEngine>();
-  for (const layer of scenario.layers) if (layer instanceof CiliumLayer) engines.add(layer.engine);
-  return [...engines];
-}
 
 export function policyName(p: { namespace: string | null; name: string }): string {
   return p.namespace ? `${p.namespace}/${p.name}` : p.name;
@@ -204,7 +181,8 @@ export function allowRules(scenario: Scenario): readonly AllowRule[] {
   const pods = podIndex(scenario);
   const out: AllowRule[] = [];
   for (const layer of scenario.layers) if (layer instanceof NetworkPolicyLayer) out.push(...networkPolicyAllowRules(scenario, layer, pods));
-  for (const engine of ciliumEngines(scenario)) out.push(...ciliumAllowRules(scenario, engine, pods));
+  const engine = ciliumEngine(scenario);
+  if (engine) out.push(...ciliumAllowRules(scenario, engine, pods));
   allowRulesOf.set(scenario, out);
   return out;
 }

@@ -14,7 +14,8 @@ import type { Service, Workload } from "../../model/types.js";
 import { resolveTargetPort, serviceBackends } from "../../path/index.js";
 import type { Scenario } from "../../analysis/scenario.js";
 import { createRule } from "../rule.js";
-import { ciliumEngine, ciliumResource, endpointsOf, isCiliumKind, listOf, rawAt, ruleName, rulePath, sampleConn, yamlSnippet } from "../facts/cilium.js";
+import { ciliumResource, endpointsOf, isCiliumKind, listOf, rawAt, ruleName, rulePath, sampleConn, yamlSnippet } from "../facts/cilium.js";
+import { ciliumEngine } from "../util.js";
 
 const CIDR_MEMBERS = ["toCIDR", "toCIDRSet", "fromCIDR", "fromCIDRSet"] as const;
 

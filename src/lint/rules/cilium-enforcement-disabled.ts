@@ -9,7 +9,8 @@ import type { CiliumEngine } from "../../layers/cilium/index.js";
 import type { Direction, Peer, PolicyRef } from "../../layers/types.js";
 import type { Workload } from "../../model/types.js";
 import { createRule } from "../rule.js";
-import { OUTSIDE, ciliumEngine, listOf, policyName } from "../facts/cilium.js";
+import { OUTSIDE, listOf, policyName } from "../facts/cilium.js";
+import { ciliumEngine } from "../util.js";
 
 /** Whether Cilium lets every peer through on every port in this direction, and the rules that do it when it is isolated. */
 function wideOpen(engine: CiliumEngine, w: Workload, d: Direction, peers: readonly Peer[]): { open: boolean; by: PolicyRef[] } {

@@ -8,7 +8,8 @@
 import type { PeerPart } from "../../layers/cilium/index.js";
 import { ConnSet } from "../../sets/index.js";
 import { createRule } from "../rule.js";
-import { ciliumEngine, ciliumResource, endpointsOf, isCiliumKind, listOf, ruleName, rulePath, sampleConn, yamlSnippet } from "../facts/cilium.js";
+import { ciliumResource, endpointsOf, isCiliumKind, listOf, ruleName, rulePath, sampleConn, yamlSnippet } from "../facts/cilium.js";
+import { ciliumEngine } from "../util.js";
 
 type FqdnPart = Extract<PeerPart, { type: "fqdn" }>;
 

@@ -8,17 +8,8 @@
 import { CLUSTER_LABEL, IdentitySelector, POD_NAMESPACE_LABEL, parseSelectKey } from "../../layers/cilium/labels.js";
 import type { PeerPart } from "../../layers/cilium/index.js";
 import { createRule } from "../rule.js";
-import {
-  ciliumEngine,
-  ciliumResource,
-  endpointsOf,
-  listOf,
-  podsMatchedBy,
-  rawAt,
-  ruleName,
-  rulePath,
-  yamlSnippet,
-} from "../facts/cilium.js";
+import { ciliumResource, endpointsOf, listOf, podsMatchedBy, rawAt, ruleName, rulePath, yamlSnippet } from "../facts/cilium.js";
+import { ciliumEngine } from "../util.js";
 
 type SelectorPart = Extract<PeerPart, { type: "selector" }>;
 

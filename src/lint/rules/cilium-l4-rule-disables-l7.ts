@@ -8,7 +8,8 @@ import type { CiliumEngine, CiliumPolicy, CiliumRule, CiliumSpec, L7Request } fr
 import type { Direction, Peer, PolicyRef, WireConn } from "../../layers/types.js";
 import type { Workload } from "../../model/types.js";
 import { createRule } from "../rule.js";
-import { OUTSIDE, ciliumEngine, ciliumResource, listOf, probeEngine, rawAt, ruleName, rulePath, yamlSnippet } from "../facts/cilium.js";
+import { OUTSIDE, ciliumResource, listOf, probeEngine, rawAt, ruleName, rulePath, yamlSnippet } from "../facts/cilium.js";
+import { ciliumEngine } from "../util.js";
 
 /** Requests that HTTP rules commonly refuse: an unlisted path, a write method, a stray Host. */
 const PROBE_REQUESTS: readonly L7Request[] = [

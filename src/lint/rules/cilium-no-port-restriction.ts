@@ -11,7 +11,8 @@ import type { Entity } from "../../layers/cilium/labels.js";
 import type { Workload } from "../../model/types.js";
 import { ConnSet, IPSet } from "../../sets/index.js";
 import { createRule } from "../rule.js";
-import { ciliumEngine, ciliumResource, endpointsOf, isCiliumKind, listOf, podsMatchedBy, ruleName, yamlSnippet } from "../facts/cilium.js";
+import { ciliumResource, endpointsOf, isCiliumKind, listOf, podsMatchedBy, ruleName, yamlSnippet } from "../facts/cilium.js";
+import { ciliumEngine } from "../util.js";
 
 /** Entities whose traffic reaches the endpoint from outside its namespace on application ports. */
 const OPEN_ENTITIES: ReadonlySet<Entity> = new Set<Entity>(["world", "world-ipv4", "world-ipv6", "cluster", "ingress"]);

@@ -6,7 +6,8 @@
  */
 import type { CiliumPolicy } from "../../layers/cilium/index.js";
 import { createRule } from "../rule.js";
-import { ciliumEngine, ciliumResource, endpointsOf, isCiliumKind, listOf, policyName, probeEngine, specPath } from "../facts/cilium.js";
+import { ciliumResource, endpointsOf, isCiliumKind, listOf, policyName, probeEngine, specPath } from "../facts/cilium.js";
+import { ciliumEngine } from "../util.js";
 
 /** Whether every rule of the policy is an allow rule that matches no peer: all it does is switch on default deny. */
 function onlyDefaultDeny(policy: CiliumPolicy): boolean {

@@ -7,7 +7,8 @@
 import { stringify } from "yaml";
 import type { FieldPath } from "../../load/types.js";
 import { createRule } from "../rule.js";
-import { idList, kubernetesNetworkPolicies, peerNamespaces, policyName, selectedPods, splitPeers } from "../facts/networkpolicy.js";
+import { idList, peerNamespaces, policyName, selectedPods, splitPeers } from "../facts/networkpolicy.js";
+import { networkPolicies } from "../util.js";
 
 function rawAt(root: unknown, path: FieldPath): unknown {
   let v = root;
@@ -26,7 +27,7 @@ export default createRule({
       "NetworkPolicy {{policy}} {{direction}}[{{rule}}]: namespaceSelector {{{namespaceSelector}}} and podSelector {{{podSelector}}} are two peer items, which are ORed: the rule admits every pod of {{namespaces}} ({{namespaceCount}}) and the pods {{{podSelector}}} of {{policyNamespace}} (none); the pods {{{podSelector}}} are in {{namespaces}}, and one item with both selectors would admit just those ({{combined}})",
   },
   check({ scenario, report }) {
-    for (const p of kubernetesNetworkPolicies(scenario)) {
+    for (const p of networkPolicies(scenario)) {
       const subjects = selectedPods(scenario, p);
       for (const split of splitPeers(scenario, p)) {
         const { direction, rule, namespaceItem, podItem } = split;

@@ -22,6 +22,16 @@ function listWithout(manifest: Manifest, path: readonly (string | number)[], ind
   return stringify({ ...(policyTypes ? { policyTypes } : {}), [path[path.length - 1]!]: rest }, { lineWidth: 0 });
 }
 
+/**
+ * A NetworkPolicy whose policyTypes are defaulted isolates egress only while its egress
+ * list is non-empty: removing its last egress rule must write them out.
+ */
+function policyTypesToKeep(manifest: Manifest, direction: string, rulesLeft: number): string[] | undefined {
+  const spec = (manifest.raw.spec ?? {}) as { policyTypes?: unknown };
+  const defaulted = !Array.isArray(spec.policyTypes) || spec.policyTypes.length === 0;
+  return defaulted && direction === "egress" && rulesLeft === 0 ? ["Ingress", "Egress"] : undefined;
+}
+
 export default createRule({
   id: "redundant-rule",
   description: "A NetworkPolicy or Cilium rule allows nothing that other rules for the same pods do not already allow",
@@ -32,8 +42,6 @@ export default createRule({
   check({ scenario, report }) {
     for (const { site, coveredBy, workloads } of networkPolicyRedundancy(scenario).rules) {
       const { policy, direction, rule } = site;
-      const rest = policy[direction].length - 1;
-      const keepTypes = policy.policyTypesDefaulted && direction === "egress" && rest === 0;
       report({
         messageId: "covered",
         data: {
@@ -47,7 +55,7 @@ export default createRule({
         workloads: workloads.map((w) => w.id),
         file: policy.file,
         line: rule.line,
-        fix: listWithout(policy.manifest, ["spec", direction], rule.index, keepTypes ? [...policy.policyTypes].map((d) => (d === "ingress" ? "Ingress" : "Egress")) : undefined),
+        fix: listWithout(policy.manifest, ["spec", direction], rule.index, policyTypesToKeep(policy.manifest, direction, policy[direction].length - 1)),
       });
     }
     for (const { site, coveredBy, workloads } of ciliumRedundancy(scenario)) {
@@ -67,7 +75,17 @@ export default createRule({
         workloads: workloads.map((w) => w.id),
         file: policy.file,
         line: rule.line,
-        fix: listWithout(policy.manifest, [...specPath, rule.section], rule.index),
+        // A Cilium policy without rules is rejected: removing its only rule means deleting it.
+        ...(spec.rules.length > 1 || policy.kind === "NetworkPolicy"
+          ? {
+              fix: listWithout(
+                policy.manifest,
+                [...specPath, rule.section],
+                rule.index,
+                policy.kind === "NetworkPolicy" ? policyTypesToKeep(policy.manifest, rule.section, spec.rules.filter((r) => r.section === rule.section).length - 1) : undefined,
+              ),
+            }
+          : {}),
       });
     }
   },

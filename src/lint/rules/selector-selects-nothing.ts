@@ -7,7 +7,8 @@
  */
 import type { Workload } from "../../model/types.js";
 import { createRule } from "../rule.js";
-import { kubernetesNetworkPolicies, namespacesMatching, namesPods, peerNamespaces, peerPods, policyName, selectedPods, splitPeers } from "../facts/networkpolicy.js";
+import { namespacesMatching, namesPods, peerNamespaces, peerPods, policyName, selectedPods, splitPeers } from "../facts/networkpolicy.js";
+import { networkPolicies } from "../util.js";
 
 /** Why pods that match a selector still do not count: NetworkPolicy selectors ignore host-network pods (semantics §1.6 r29). */
 function hostNetworkHint(matching: readonly Workload[]): string {
@@ -29,7 +30,7 @@ export default createRule({
   check({ scenario, report }) {
     const { cluster } = scenario;
     const namespaces = [...cluster.namespaces.values()];
-    for (const p of kubernetesNetworkPolicies(scenario)) {
+    for (const p of networkPolicies(scenario)) {
       const resource = { kind: "NetworkPolicy", namespace: p.namespace, name: p.name };
       const id = policyName(p);
       if (!p.podSelector.isEverything && selectedPods(scenario, p).length === 0) {
