@@ -281,6 +281,8 @@ ${spec}---
     });
     expect(found[0]!.message).toContain("CiliumNetworkPolicy app/web-in ingress[1] adds nothing for app/web");
     expect(found[0]!.message).toContain(`app/web-in ingress[0] (test.yaml:${lineOf(text, "- fromEndpoints:", 1)})`);
+    expect(found[0]!.fix).toContain("endPort: 8100");
+    expect(found[0]!.fix).not.toContain("api");
   });
 
   it("reports a CIDR rule that the world entity covers, and not the world rule", async () => {
@@ -298,7 +300,10 @@ ${spec}---
     const covering = (defaultDeny: string) => cnp("wide", `${defaultDeny}  ingress:\n  - fromEndpoints:\n    - {}\n`);
     const narrow = cnp("narrow", `  ingress:\n  - fromEndpoints:\n    - matchLabels: {app: api}\n${port("8080")}`);
     const both = cluster + covering("") + narrow;
-    expect((await findings(both)).map((f) => f.resource.name)).toEqual(["narrow"]);
+    const found = await findings(both);
+    expect(found.map((f) => f.resource.name)).toEqual(["narrow"]);
+    // Its only rule: Cilium rejects a policy without rules, so there is no snippet (the policy goes).
+    expect(found[0]!.fix).toBeUndefined();
     const wideWithoutDefaultDeny = cluster + covering("  enableDefaultDeny: {ingress: false}\n") + narrow;
     expect(await findings(wideWithoutDefaultDeny)).toEqual([]);
   });
