@@ -1,4 +1,7 @@
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { buildScenario } from "../../src/analysis/scenario.js";
+import { loadInputs, loadText } from "../../src/load/index.js";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/redundant-rule.js";
 import { errors, lineOf, scenarioFromYaml } from "../helpers/cluster.js";
@@ -349,6 +352,55 @@ ${port("80")}---
       policy("web-in", "{matchLabels: {app: web}}", "  ingress:\n  - from:\n    - podSelector: {}\n  - from:\n    - podSelector: {matchLabels: {app: api}}\n    ports:\n    - port: 8080\n");
     const found = lint(await scenarioFromYaml(text, { cni: "cilium" }), [rule]);
     expect(found.map((f) => [f.resource.kind, f.line])).toEqual([["NetworkPolicy", lineOf(text, "- from:", 2)]]);
+  });
+});
+
+describe("redundant-rule on seed-cilium-baselines", () => {
+  const dir = join(import.meta.dirname, "..", "..", "examples", "seed-cilium-baselines");
+  /** The example, plus a namespace policy in recipes written as its owner might: DNS to kube-dns. */
+  async function withRecipesDns(ports: string) {
+    const extra = `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata:
+  name: recipes-dns
+  namespace: recipes
+spec:
+  endpointSelector: {}
+  egress:
+  - toEndpoints:
+    - matchLabels:
+        io.kubernetes.pod.namespace: kube-system
+        k8s-app: kube-dns
+    toPorts:
+    - ports:
+${ports}`;
+    const base = await loadInputs([dir]);
+    const added = loadText(extra, "recipes-dns.yaml");
+    const scenario = buildScenario({ manifests: [...base.manifests, ...added.manifests], diagnostics: [...base.diagnostics, ...added.diagnostics] });
+    expect(errors(scenario)).toEqual([]);
+    return lint(scenario, [rule]);
+  }
+
+  it("finds nothing in the example as written", async () => {
+    const scenario = buildScenario(await loadInputs([dir]));
+    expect(lint(scenario, [rule])).toEqual([]);
+  });
+
+  it("reports a namespace rule that repeats the cluster-wide DNS baseline", async () => {
+    const found = await withRecipesDns('      - {port: "53", protocol: UDP}\n');
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({
+      rule: "redundant-rule",
+      resource: { kind: "CiliumNetworkPolicy", namespace: "recipes", name: "recipes-dns" },
+      file: "recipes-dns.yaml",
+      line: 9,
+    });
+    expect(found[0]!.workloads.every((w) => w.startsWith("recipes/"))).toBe(true);
+    expect(found[0]!.message).toContain("already allowed by baseline-dns-egress egress[0]");
+  });
+
+  it("does not report it once it opens a port the baseline does not", async () => {
+    expect(await withRecipesDns('      - {port: "53", protocol: UDP}\n      - {port: "5353", protocol: UDP}\n')).toEqual([]);
   });
 });
 
