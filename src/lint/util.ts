@@ -48,3 +48,10 @@ export function policyResource(p: PolicyRef): { kind: string; namespace: string 
 export function describePolicy(p: { kind: string; namespace: string | null; name: string }): string {
   return `${p.kind} ${p.namespace ? `${p.namespace}/` : ""}${p.name}`;
 }
+
+/** Names for a message: `a`, `a and b`, `a, b and c`; past `max`, the first `max` and how many more. */
+export function listed(items: readonly string[], max = 4): string {
+  if (items.length > max) return `${items.slice(0, max).join(", ")} and ${items.length - max} more`;
+  if (items.length <= 1) return items.join("");
+  return `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}`;
+}

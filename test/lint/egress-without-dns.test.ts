@@ -120,8 +120,39 @@ spec:
 `;
     const findings = lint(await scenarioFromYaml(text), [rule]);
     expect(findings.map((f) => f.message)).toEqual([
-      "app/web is isolated for egress by CiliumClusterwideNetworkPolicy web-egress and cannot reach Service kube-system/kube-dns on UDP 53: name resolution fails",
+      "app/web is isolated for egress by CiliumClusterwideNetworkPolicy web-egress, which does not let it reach Service kube-system/kube-dns on UDP 53: name resolution fails",
     ]);
     expect(findings[0]!.resource).toEqual({ kind: "CiliumClusterwideNetworkPolicy", namespace: null, name: "web-egress" });
+  });
+});
+
+describe("egress-without-dns groups and sides", () => {
+  const twoPods = dns + app("") + `---
+apiVersion: v1
+kind: Pod
+metadata: {name: api, namespace: app, labels: {app: api}}
+spec: {containers: [{name: a, image: a}]}
+`;
+
+  it("gives one finding per blocking policy, listing every workload it cuts off", async () => {
+    const findings = lint(await scenarioFromYaml(twoPods), [rule]);
+    expect(findings.map((f) => [f.resource.name, f.workloads])).toEqual([["web-out", ["app/api", "app/web"]]]);
+    expect(findings[0]!.message).toBe(
+      "app/api and app/web are isolated for egress by NetworkPolicy app/web-out, which does not let them reach Service kube-system/kube-dns on UDP 53: name resolution fails",
+    );
+  });
+
+  it("blames the DNS server's ingress when the egress admits DNS but kube-dns does not", async () => {
+    const closedDns = `${dns + app(dnsRule)}---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: dns-closed, namespace: kube-system}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress]
+`;
+    const findings = lint(await scenarioFromYaml(closedDns), [rule]);
+    expect(findings.map((f) => [f.resource.name, f.workloads, f.fix])).toEqual([["dns-closed", ["app/web"], undefined]]);
+    expect(findings[0]!.message).toContain("but NetworkPolicy kube-system/dns-closed denies it at the DNS server's ingress");
   });
 });
