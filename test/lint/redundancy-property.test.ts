@@ -338,8 +338,8 @@ function ciliumVerdicts(scenario: Scenario): string[] {
 }
 
 describe("redundant-rule on Cilium policies against the Cilium engine", () => {
-  it("everything reported can go at once, each reported rule alone too, and no other judged rule can", async () => {
-    const seen = { rules: 0 };
+  it("everything reported can go at once, each reported rule or policy alone too, and no other judged rule can", async () => {
+    const seen = { rules: 0, policies: 0 };
     await fc.assert(
       fc.asyncProperty(cnpSetArb, async (cnps) => {
         const scenario = await scenarioFromYaml(renderCnps(cnps), { cni: "cilium" });
@@ -347,16 +347,20 @@ describe("redundant-rule on Cilium policies against the Cilium engine", () => {
         const engine = scenario.layers.find((l): l is CiliumLayer => l instanceof CiliumLayer)!.engine;
         const keyOf = (spec: CiliumSpec, rule: CiliumRule): string => `${spec.policy.name.slice(1)}/${rule.section}/${rule.index}`;
         const reported = new Set<string>();
-        for (const f of lint(scenario, [redundantRule])) {
+        /** Each finding as the rules it removes (a whole policy: all of its rules, which deletes it). */
+        const items: string[][] = [];
+        for (const f of lint(scenario, [redundantRule, redundantPolicy])) {
           const spec = engine.specs.find((s) => s.policy.name === f.resource.name)!;
-          const rule = spec.rules.find((r) => r.line === f.line)!;
-          reported.add(keyOf(spec, rule));
+          const keys = f.rule === "redundant-policy" ? spec.rules.map((r) => keyOf(spec, r)) : [keyOf(spec, spec.rules.find((r) => r.line === f.line)!)];
+          if (f.rule === "redundant-policy") seen.policies++;
+          items.push(keys);
+          for (const k of keys) reported.add(k);
         }
         seen.rules += reported.size;
         const full = ciliumVerdicts(scenario);
         const without = async (gone: Set<string>) => ciliumVerdicts(await scenarioFromYaml(renderCnps(cnps, gone), { cni: "cilium" }));
-        expect(await without(reported), "removing every reported rule").toEqual(full);
-        for (const key of reported) expect(await without(new Set([key])), `removing ${key}`).toEqual(full);
+        expect(await without(reported), "removing every reported rule and policy").toEqual(full);
+        for (const keys of items) expect(await without(new Set(keys)), `removing ${keys.join(", ")}`).toEqual(full);
 
         // Every judged rule left, in a spec that keeps other rules in its direction, on endpoints in default deny,
         // changes something when removed.
@@ -390,5 +394,6 @@ describe("redundant-rule on Cilium policies against the Cilium engine", () => {
       { numRuns: 40 },
     );
     expect(seen.rules).toBeGreaterThan(5);
+    expect(seen.policies).toBeGreaterThan(2);
   }, 240_000);
 });

@@ -4,7 +4,9 @@ import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import redundantPolicy from "../../src/lint/rules/redundant-policy.js";
 import redundantRule from "../../src/lint/rules/redundant-rule.js";
-import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
+import { buildScenario } from "../../src/analysis/scenario.js";
+import { loadInputs, loadText } from "../../src/load/index.js";
+import { errors, lineOf, scenarioFromYaml } from "../helpers/cluster.js";
 
 const pod = (name: string, labels: string) => `apiVersion: v1
 kind: Pod
@@ -125,3 +127,76 @@ ${ports}`;
     expect(await findings(seed + probes(""))).toEqual([]);
   });
 });
+
+describe("redundant-policy on Cilium policies", () => {
+  const cnp = (name: string, spec: string) => `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata:
+  name: ${name}
+  namespace: app
+spec:
+  endpointSelector:
+    matchLabels: {app: web}
+${spec}---
+`;
+  const wide = (extra = "") => cnp("wide", `${extra}  ingress:\n  - fromEndpoints:\n    - {}\n`);
+  const narrow = (extra = "") => cnp("narrow", `  ingress:\n  - fromEndpoints:\n    - matchLabels: {app: frontend}\n    toPorts:\n    - ports:\n      - {port: "8080", protocol: TCP}\n${extra}`);
+
+  async function ciliumFindings(text: string) {
+    const scenario = await scenarioFromYaml(text);
+    expect(errors(scenario)).toEqual([]);
+    return lint(scenario, [redundantPolicy, redundantRule]);
+  }
+
+  it("reports a narrower CiliumNetworkPolicy that a broader one covers and keeps in default deny", async () => {
+    const text = cluster + wide() + narrow();
+    const found = await ciliumFindings(text);
+    expect(found.map((f) => `${f.rule} ${f.resource.kind} ${f.resource.name} ${f.line}`)).toEqual([
+      `redundant-policy CiliumNetworkPolicy narrow ${lineOf(text, "name: narrow") - 3}`,
+    ]);
+    expect(found[0]!.workloads).toEqual(["app/web"]);
+    expect(found[0]!.message).toContain("other policies isolate them too (app/wide)");
+    expect(found[0]!.message).toContain("app/wide ingress[0]");
+  });
+
+  it("does not report it when the broader one does not put the pods in default deny", async () => {
+    expect(await ciliumFindings(cluster + wide("  enableDefaultDeny: {ingress: false}\n") + narrow())).toEqual([]);
+  });
+
+  it("does not report a policy with a deny rule", async () => {
+    const text = cluster + wide() + narrow("  ingressDeny:\n  - fromEntities: [world]\n");
+    expect((await ciliumFindings(text)).filter((f) => f.rule === "redundant-policy")).toEqual([]);
+  });
+
+  it("reports a namespace policy of seed-cilium-baselines that repeats the cluster-wide DNS baseline", async () => {
+    const dir = join(import.meta.dirname, "..", "..", "examples", "seed-cilium-baselines");
+    const extra = `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata:
+  name: recipes-dns
+  namespace: recipes
+spec:
+  endpointSelector: {}
+  egress:
+  - toEndpoints:
+    - matchLabels:
+        io.kubernetes.pod.namespace: kube-system
+        k8s-app: kube-dns
+    toPorts:
+    - ports:
+      - {port: "53", protocol: UDP}
+`;
+    const base = await loadInputs([dir]);
+    const added = loadText(extra, "recipes-dns.yaml");
+    const scenario = buildScenario({ manifests: [...base.manifests, ...added.manifests], diagnostics: [...base.diagnostics, ...added.diagnostics] });
+    expect(errors(scenario)).toEqual([]);
+    const found = lint(scenario, [redundantPolicy, redundantRule]);
+    expect(found.map((f) => `${f.rule} ${f.resource.kind} ${f.resource.namespace}/${f.resource.name} ${f.file}:${f.line}`)).toEqual([
+      "redundant-policy CiliumNetworkPolicy recipes/recipes-dns recipes-dns.yaml:1",
+    ]);
+    expect(found[0]!.message).toContain("baseline-dns-egress");
+    expect(found[0]!.workloads.length).toBeGreaterThan(0);
+    expect(found[0]!.workloads.every((w) => w.startsWith("recipes/"))).toBe(true);
+  });
+});
+

@@ -301,12 +301,13 @@ ${spec}---
 
   it("keeps a rule whose removal would take its policy, the only one in default deny, out of default deny", async () => {
     const covering = (defaultDeny: string) => cnp("wide", `${defaultDeny}  ingress:\n  - fromEndpoints:\n    - {}\n`);
-    const narrow = cnp("narrow", `  ingress:\n  - fromEndpoints:\n    - matchLabels: {app: api}\n${port("8080")}`);
+    // narrow's egress rule adds something, so narrow stays; its only ingress rule is covered by wide.
+    const narrow = cnp("narrow", `  ingress:\n  - fromEndpoints:\n    - matchLabels: {app: api}\n${port("8080")}  egress:\n  - toEntities: [world]\n${port("443")}`);
     const both = cluster + covering("") + narrow;
     const found = await findings(both);
-    expect(found.map((f) => f.resource.name)).toEqual(["narrow"]);
-    // Its only rule: Cilium rejects a policy without rules, so there is no snippet (the policy goes).
-    expect(found[0]!.fix).toBeUndefined();
+    expect(found.map((f) => [f.resource.name, f.line])).toEqual([["narrow", lineOf(both, "- fromEndpoints:", 2)]]);
+    expect(found[0]!.fix).toBe("ingress: []\n");
+    // Without its ingress rule, narrow no longer puts web in ingress default deny, and wide does not either.
     const wideWithoutDefaultDeny = cluster + covering("  enableDefaultDeny: {ingress: false}\n") + narrow;
     expect(await findings(wideWithoutDefaultDeny)).toEqual([]);
   });
@@ -387,7 +388,7 @@ ${ports}`;
   });
 
   it("reports a namespace rule that repeats the cluster-wide DNS baseline", async () => {
-    const found = await withRecipesDns('      - {port: "53", protocol: UDP}\n');
+    const found = await withRecipesDns('      - {port: "53", protocol: UDP}\n  - toEntities: [world]\n    toPorts:\n    - ports:\n      - {port: "8443", protocol: TCP}\n');
     expect(found).toHaveLength(1);
     expect(found[0]).toMatchObject({
       rule: "redundant-rule",
@@ -400,7 +401,7 @@ ${ports}`;
   });
 
   it("does not report it once it opens a port the baseline does not", async () => {
-    expect(await withRecipesDns('      - {port: "53", protocol: UDP}\n      - {port: "5353", protocol: UDP}\n')).toEqual([]);
+    expect(await withRecipesDns('      - {port: "53", protocol: UDP}\n      - {port: "5353", protocol: UDP}\n  - toEntities: [world]\n    toPorts:\n    - ports:\n      - {port: "8443", protocol: TCP}\n')).toEqual([]);
   });
 });
 

@@ -20,7 +20,7 @@
  */
 import { intern } from "../../analysis/intern.js";
 import type { Scenario } from "../../analysis/scenario.js";
-import { CiliumEngine, CiliumLayer, type CiliumRule, type CiliumSpec } from "../../layers/cilium/index.js";
+import { CiliumEngine, CiliumLayer, type CiliumPolicy, type CiliumRule, type CiliumSpec } from "../../layers/cilium/index.js";
 import { Identity } from "../../layers/cilium/labels.js";
 import { NetworkPolicyLayer, rulePorts, type NetworkPolicy, type NetworkPolicyRule } from "../../layers/networkpolicy/index.js";
 import type { Direction, Peer } from "../../layers/types.js";
@@ -528,25 +528,95 @@ function connsCovered<S>(allowed: ConnSet, candidates: readonly { site: S; conns
   return false;
 }
 
-function ciliumCompute(engine: CiliumEngine, workloads: readonly Workload[], nodeAddresses: readonly string[]): RedundantCiliumRule[] {
+export interface RedundantCiliumPolicy {
+  policy: CiliumPolicy;
+  coveredBy: CiliumRuleSite[];
+  /** The other policies that keep its endpoints in default deny. */
+  isolatedBy: CiliumPolicy[];
+  workloads: Workload[];
+}
+
+export interface CiliumRedundancy {
+  policies: RedundantCiliumPolicy[];
+  rules: RedundantCiliumRule[];
+}
+
+function ciliumCompute(engine: CiliumEngine, workloads: readonly Workload[], nodeAddresses: readonly string[]): CiliumRedundancy {
   const views = {
     ingress: new CiliumDirectionCoverage(engine, "ingress", workloads, nodeAddresses),
     egress: new CiliumDirectionCoverage(engine, "egress", workloads, nodeAddresses),
   };
   const switches = engine["switches"];
+  const removedPolicies = new Set<CiliumPolicy>();
   const removed = new Set<CiliumRule>();
   const sites = engine.specs.map((spec) => spec.rules.filter((r) => !r.deny).map((rule) => ({ spec, rule })));
-  const found: RedundantCiliumRule[] = [];
+  const specIndex = new Map(engine.specs.map((spec, si) => [spec, si]));
+
+  /** The allow rules in force in `direction` at an endpoint class, but for `except`. */
+  const othersAt = (direction: Direction, endpointClass: number, except: (o: CiliumRuleSite) => boolean): CiliumRuleSite[] =>
+    views[direction].selecting[endpointClass]!.flatMap((sj) => sites[sj]!).filter(
+      (o) => o.rule.direction === direction && !removedPolicies.has(o.spec.policy) && !removed.has(o.rule) && !except(o),
+    );
+
+  /** The policies, other than `policy` and those already found, that keep an endpoint class in default deny. */
+  const defaultDenyingOthers = (direction: Direction, endpointClass: number, policy: CiliumPolicy): CiliumPolicy[] =>
+    views[direction].selecting[endpointClass]!.map((sj) => engine.specs[sj]!).filter(
+      (spec) => spec.policy !== policy && !removedPolicies.has(spec.policy) && spec.defaultDeny[direction],
+    ).map((spec) => spec.policy);
+
+  // Whole policies first: every allow rule covered, no deny rule, and default deny kept by others.
+  const policies: RedundantCiliumPolicy[] = [];
+  for (const policy of [...engine.policies].reverse()) {
+    const overlapping = new Set<CiliumRuleSite>();
+    const isolatedBy = new Set<CiliumPolicy>();
+    const selected = new Set<Workload>();
+    let allowsAny = false;
+    let adds = false;
+    for (const spec of policy.specs) {
+      const si = specIndex.get(spec)!;
+      if (spec.rules.some((r) => r.deny || !judgeable(spec, r))) adds = true;
+      for (const direction of DIRECTIONS) {
+        if (adds || (!spec.hasRules[direction] && !spec.defaultDeny[direction])) continue;
+        const view = views[direction];
+        for (const c of view.classesOf.get(si) ?? []) {
+          const keepers = defaultDenyingOthers(direction, c, policy);
+          if (!engine.defaultDeny(view.endpoint(c), direction) || (keepers.length === 0 && switches.policyEnforcementMode !== "always")) {
+            adds = true;
+            break;
+          }
+          for (const p of keepers) isolatedBy.add(p);
+          const others = othersAt(direction, c, (o) => o.spec.policy === policy);
+          for (const site of sites[si]!) {
+            if (site.rule.direction !== direction) continue;
+            const r = view.contribution(site, c, others, overlapping);
+            allowsAny ||= r.allowsAny;
+            if ((adds = r.adds)) break;
+          }
+          if (adds) break;
+        }
+        for (const w of view.workloadsOf.get(si) ?? []) selected.add(w);
+      }
+      if (adds) break;
+    }
+    // A policy that only puts endpoints in default deny is another lint's business.
+    if (adds || !allowsAny) continue;
+    removedPolicies.add(policy);
+    policies.push({ policy, coveredBy: [...overlapping], isolatedBy: [...isolatedBy], workloads: [...selected] });
+  }
 
   /** Whether the endpoint stays in default deny without `site` (a spec with no rule left in a direction stops denying by default). */
-  const staysDefaultDeny = (si: number, site: CiliumRuleSite, direction: Direction, selecting: readonly number[]): boolean => {
+  const staysDefaultDeny = (si: number, site: CiliumRuleSite, direction: Direction, endpointClass: number): boolean => {
     if (switches.policyEnforcementMode === "always" || !switches.enableNonDefaultDenyPolicies) return true;
     const restOfSpec = site.spec.rules.some((r) => r !== site.rule && r.direction === direction && !removed.has(r));
     if (restOfSpec && site.spec.defaultDeny[direction]) return true;
-    return selecting.some((sj) => sj !== si && engine.specs[sj]!.defaultDeny[direction]);
+    return views[direction].selecting[endpointClass]!.some(
+      (sj) => sj !== si && !removedPolicies.has(engine.specs[sj]!.policy) && engine.specs[sj]!.defaultDeny[direction],
+    );
   };
 
+  const rules: RedundantCiliumRule[] = [];
   for (let si = engine.specs.length - 1; si >= 0; si--) {
+    if (removedPolicies.has(engine.specs[si]!.policy)) continue;
     const specSites = sites[si]!;
     for (let k = specSites.length - 1; k >= 0; k--) {
       const site = specSites[k]!;
@@ -557,33 +627,32 @@ function ciliumCompute(engine: CiliumEngine, workloads: readonly Workload[], nod
       let adds = false;
       let allowsAny = false;
       for (const c of view.classesOf.get(si) ?? []) {
-        const selecting = view.selecting[c]!;
         // Outside default deny, an allow rule still decides which rules' L7 parts apply: not judged.
-        if (!engine.defaultDeny(view.endpoint(c), direction) || !staysDefaultDeny(si, site, direction, selecting)) {
+        if (!engine.defaultDeny(view.endpoint(c), direction) || !staysDefaultDeny(si, site, direction, c)) {
           adds = true;
           break;
         }
-        const others = selecting.flatMap((sj) => sites[sj]!).filter((o) => o.rule.direction === direction && o !== site && !removed.has(o.rule));
-        const r = view.contribution(site, c, others, overlapping);
+        const r = view.contribution(site, c, othersAt(direction, c, (o) => o === site), overlapping);
         allowsAny ||= r.allowsAny;
         if ((adds = r.adds)) break;
       }
       if (adds || !allowsAny) continue;
       removed.add(site.rule);
-      found.push({ site, coveredBy: [...overlapping], workloads: view.workloadsOf.get(si) ?? [] });
+      rules.push({ site, coveredBy: [...overlapping], workloads: view.workloadsOf.get(si) ?? [] });
     }
   }
-  return found;
+  return { policies, rules };
 }
 
-const ciliumCache = new WeakMap<Scenario, RedundantCiliumRule[]>();
+const ciliumCache = new WeakMap<Scenario, CiliumRedundancy>();
 
-/** Redundant Cilium allow rules of the scenario (computed once per scenario). */
-export function ciliumRedundancy(scenario: Scenario): RedundantCiliumRule[] {
+/** Redundant Cilium policies, then redundant allow rules among the policies left (computed once per scenario). */
+export function ciliumRedundancy(scenario: Scenario): CiliumRedundancy {
   let r = ciliumCache.get(scenario);
   if (!r) {
     const engines = [...new Set(scenario.layers.flatMap((l) => (l instanceof CiliumLayer ? [l.engine] : [])))];
-    r = engines.flatMap((e) => ciliumCompute(e, scenario.cluster.workloads, scenario.nodeAddresses));
+    const parts = engines.map((e) => ciliumCompute(e, scenario.cluster.workloads, scenario.nodeAddresses));
+    r = { policies: parts.flatMap((p) => p.policies), rules: parts.flatMap((p) => p.rules) };
     ciliumCache.set(scenario, r);
   }
   return r;

@@ -1,30 +1,39 @@
 /**
- * A NetworkPolicy that changes nothing: the pods it selects are isolated by other
- * policies and every connection it allows is allowed by their rules. Often a
- * narrower policy written to restrict traffic that a broader one already admits.
+ * A policy that changes nothing: the pods it selects are isolated by other policies
+ * and every connection it allows is allowed by their rules. Often a narrower policy
+ * written to restrict traffic that a broader one already admits. NetworkPolicies of
+ * the NetworkPolicy layer, and CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy and
+ * NetworkPolicy under the Cilium engine (facts/redundancy.ts).
  */
-import { describeSite, listSome, networkPolicyRedundancy } from "../facts/redundancy.js";
+import { ciliumRedundancy, describeCiliumSite, describeSite, listSome, networkPolicyRedundancy } from "../facts/redundancy.js";
 import { createRule } from "../rule.js";
+
+const qualified = (p: { namespace: string | null; name: string }): string => (p.namespace === null ? p.name : `${p.namespace}/${p.name}`);
 
 export default createRule({
   id: "redundant-policy",
-  description: "A NetworkPolicy allows nothing, and isolates nothing, that other policies do not already",
+  description: "A NetworkPolicy or Cilium policy allows nothing, and isolates nothing, that other policies do not already",
   severity: "warning",
   messages: {
     covered:
-      "NetworkPolicy {{policy}} changes nothing for {{workloads}}: other policies isolate them too ({{isolatedBy}}), and every connection it allows is already allowed by {{coveredBy}} (policies only add allowances: a narrower policy cannot restrict what another one allows)",
+      "{{kind}} {{policy}} changes nothing for {{workloads}}: other policies isolate them too ({{isolatedBy}}), and every connection it allows is already allowed by {{coveredBy}} (policies only add allowances: a narrower policy cannot restrict what another one allows)",
   },
   check({ scenario, report }) {
-    for (const { policy, coveredBy, isolatedBy, workloads } of networkPolicyRedundancy(scenario).policies) {
+    const found = [
+      ...networkPolicyRedundancy(scenario).policies.map((r) => ({ ...r, kind: "NetworkPolicy", coveredBy: r.coveredBy.map(describeSite) })),
+      ...ciliumRedundancy(scenario).policies.map((r) => ({ ...r, kind: r.policy.kind, coveredBy: r.coveredBy.map(describeCiliumSite) })),
+    ];
+    for (const { policy, kind, coveredBy, isolatedBy, workloads } of found) {
       report({
         messageId: "covered",
         data: {
-          policy: `${policy.namespace}/${policy.name}`,
+          kind,
+          policy: qualified(policy),
           workloads: listSome(workloads.map((w) => w.id)),
-          isolatedBy: listSome(isolatedBy.map((p) => `${p.namespace}/${p.name}`)),
-          coveredBy: listSome(coveredBy.map(describeSite)),
+          isolatedBy: listSome(isolatedBy.map(qualified)),
+          coveredBy: listSome(coveredBy),
         },
-        resource: { kind: "NetworkPolicy", namespace: policy.namespace, name: policy.name },
+        resource: { kind, namespace: policy.namespace, name: policy.name },
         workloads: workloads.map((w) => w.id),
         file: policy.file,
         line: policy.line,

@@ -58,7 +58,7 @@ export default createRule({
         fix: listWithout(policy.manifest, ["spec", direction], rule.index, policyTypesToKeep(policy.manifest, direction, policy[direction].length - 1)),
       });
     }
-    for (const { site, coveredBy, workloads } of ciliumRedundancy(scenario)) {
+    for (const { site, coveredBy, workloads } of ciliumRedundancy(scenario).rules) {
       const { spec, rule } = site;
       const policy = spec.policy;
       const specPath = spec.specIndex === null ? ["spec"] : ["specs", spec.specIndex];
