@@ -452,7 +452,9 @@ class CiliumDirectionCoverage {
     let c = named ? undefined : this.l4.get(rule);
     if (!c) {
       // An L4-only match wins over L7 rules on the same port (§3.9 r41): only those parts cover.
-      const l4Only = rule.ports ? { ...rule, ports: rule.ports.filter((pr) => pr.l7 === undefined) } : rule;
+      // (The rule with fewer port rules, made without copying it: copying would resolve its lazy line.)
+      const l7 = rule.ports?.some((pr) => pr.l7 !== undefined);
+      const l4Only: CiliumRule = l7 ? Object.create(rule, { ports: { value: rule.ports!.filter((pr) => pr.l7 === undefined) } }) : rule;
       c = this.engine.ruleConns(l4Only, dest);
       if (!named) this.l4.set(rule, c);
     }
