@@ -347,6 +347,17 @@ ${port("80")}---
     expect(found[0]!.message).toContain("CiliumClusterwideNetworkPolicy web-in ingress[0]");
   });
 
+  it("leaves rules asking for mutual authentication alone, as covered and as covering", async () => {
+    const auth = "    authentication: {mode: required}\n";
+    const plain = `  - fromEndpoints:\n    - matchLabels: {app: api}\n${port("8080")}`;
+    const wideAuth = `  - fromEndpoints:\n    - {}\n${auth}`;
+    // Without the plain rule, api's traffic would need the handshake the wide rule asks for.
+    expect(await findings(cluster + cnp("web-in", `  ingress:\n${wideAuth}${plain}`))).toEqual([]);
+    expect(await findings(cluster + cnp("web-in", `  ingress:\n  - fromEndpoints:\n    - {}\n${plain}${auth}`))).toEqual([]);
+    // Without authentication the wide rule covers it.
+    expect(await findings(cluster + cnp("web-in", `  ingress:\n  - fromEndpoints:\n    - {}\n${plain}`))).toHaveLength(1);
+  });
+
   it("reports NetworkPolicy rules under the Cilium engine too", async () => {
     const text =
       cluster +

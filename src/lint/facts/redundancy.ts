@@ -404,9 +404,23 @@ const SPECIAL_IDENTITIES = ["health", "init", "ingress", "unmanaged"].map((name)
  * ICMP change more than the connections they admit, and host policies select nodes.
  */
 function judgeable(spec: CiliumSpec, rule: CiliumRule): boolean {
-  if (rule.deny || rule.icmpOnly || spec.subject.type !== "endpoints") return false;
+  if (rule.deny || rule.icmpOnly || spec.subject.type !== "endpoints" || requiresAuthentication(spec, rule)) return false;
   if (rule.ports?.some((pr) => pr.l7 !== undefined || pr.serverNames.length > 0)) return false;
   return rule.peers.every((p) => p.type !== "fqdn" && p.type !== "unresolved");
+}
+
+/**
+ * Whether an allow rule asks for mutual authentication (`authentication.mode`), which the
+ * engine does not model: such a rule is neither judged nor taken as covering another, since
+ * traffic it admits also needs the handshake.
+ */
+function requiresAuthentication(spec: CiliumSpec, rule: CiliumRule): boolean {
+  if (spec.policy.kind === "NetworkPolicy") return false;
+  let at: unknown = spec.policy.manifest.raw;
+  for (const key of [...(spec.specIndex === null ? ["spec"] : ["specs", spec.specIndex]), rule.section, rule.index, "authentication"]) {
+    at = at !== null && typeof at === "object" ? (at as Record<string | number, unknown>)[key] : undefined;
+  }
+  return at !== undefined && at !== null;
 }
 
 /** One direction of the Cilium engine as endpoint classes × peer views. */
@@ -557,7 +571,7 @@ function ciliumCompute(engine: CiliumEngine, workloads: readonly Workload[], nod
   /** The allow rules in force in `direction` at an endpoint class, but for `except`. */
   const othersAt = (direction: Direction, endpointClass: number, except: (o: CiliumRuleSite) => boolean): CiliumRuleSite[] =>
     views[direction].selecting[endpointClass]!.flatMap((sj) => sites[sj]!).filter(
-      (o) => o.rule.direction === direction && !removedPolicies.has(o.spec.policy) && !removed.has(o.rule) && !except(o),
+      (o) => o.rule.direction === direction && !removedPolicies.has(o.spec.policy) && !removed.has(o.rule) && !except(o) && !requiresAuthentication(o.spec, o.rule),
     );
 
   /** The policies, other than `policy` and those already found, that keep an endpoint class in default deny. */
