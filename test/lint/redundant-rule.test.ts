@@ -416,3 +416,64 @@ ${ports}`;
   });
 });
 
+describe("redundant-rule on AuthorizationPolicies", () => {
+  const web = `apiVersion: v1
+kind: Namespace
+metadata: {name: prod}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: prod, labels: {app: web}}
+spec: {containers: [{name: c, image: c}]}
+---
+`;
+  const ap = (name: string, attachment: string, rules: string) => `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ${name}, namespace: prod}
+spec:
+${attachment}  action: ALLOW
+  rules:
+${rules}---
+`;
+  const webOnly = "  selector:\n    matchLabels: {app: web}\n";
+  const fromShop = "  - from:\n    - source: {namespaces: [shop]}\n    to:\n    - operation: {ports: [\"8080\"]}\n";
+  const wideRule = (source: string, extra = "") => `  - from:\n    - source: ${source}\n${extra}`;
+
+  it("reports a rule that one rule of a namespace-wide policy covers for every request", async () => {
+    const text = web + ap("web-shop", webOnly, fromShop) + ap("from-sh", "", wideRule("{namespaces: [\"sh*\"]}"));
+    const found = await findings(text);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({
+      rule: "redundant-rule",
+      resource: { kind: "AuthorizationPolicy", namespace: "prod", name: "web-shop" },
+      workloads: ["prod/web"],
+      line: lineOf(text, "- from:", 1),
+    });
+    expect(found[0]!.message).toContain("prod/web-shop rules[0] adds nothing");
+    expect(found[0]!.message).toContain(`prod/from-sh rules[0] (test.yaml:${lineOf(text, "- from:", 2)})`);
+    expect(found[0]!.fix).toBe("rules: []\n");
+  });
+
+  it("does not report it when the other rule's values do not hold its own", async () => {
+    expect(await findings(web + ap("web-shop", webOnly, fromShop) + ap("from-pro", "", wideRule("{namespaces: [\"pro*\"]}")))).toEqual([]);
+  });
+
+  it("does not take an HTTP-only rule as covering: on a TCP port or at ztunnel it matches nothing", async () => {
+    const http = wideRule("{namespaces: [shop]}", "    to:\n    - operation: {methods: [GET]}\n");
+    expect(await findings(web + ap("web-shop", webOnly, fromShop) + ap("get-from-shop", "", http))).toEqual([]);
+  });
+
+  it("does not take a policy that applies elsewhere as covering", async () => {
+    const text = web + ap("web-shop", webOnly, fromShop) + ap("from-shop-db", "  selector:\n    matchLabels: {app: db}\n", wideRule("{namespaces: [shop]}"));
+    expect(await findings(text)).toEqual([]);
+  });
+
+  it("compares exclusions: a rule is covered when it excludes at least what the other excludes", async () => {
+    const excluding = (ns: string) => wideRule(`{namespaces: ["*"], notNamespaces: [${ns}]}`);
+    const covered = web + ap("narrow", webOnly, excluding("ops, shop")) + ap("wide", "", excluding("ops"));
+    expect((await findings(covered)).map((f) => f.resource.name)).toEqual(["narrow"]);
+    const notCovered = web + ap("narrow", webOnly, excluding("ops")) + ap("wide", "", excluding("ops, shop"));
+    expect(await findings(notCovered)).toEqual([]);
+  });
+});
+

@@ -22,6 +22,15 @@ import { intern } from "../../analysis/intern.js";
 import type { Scenario } from "../../analysis/scenario.js";
 import { CiliumEngine, CiliumLayer, type CiliumPolicy, type CiliumRule, type CiliumSpec } from "../../layers/cilium/index.js";
 import { Identity } from "../../layers/cilium/labels.js";
+import {
+  SOURCE_FIELDS,
+  ztunnelUnenforceable,
+  type AuthorizationPolicy,
+  type AuthzRule,
+  type PolicyTargetRef,
+  type SourceField,
+} from "../../layers/istio/authorization.js";
+import { ipBlock, parsePortString, stringForm } from "../../layers/istio/strings.js";
 import { NetworkPolicyLayer, rulePorts, type NetworkPolicy, type NetworkPolicyRule } from "../../layers/networkpolicy/index.js";
 import type { Direction, Peer } from "../../layers/types.js";
 import { ciliumAllowsLocalhost } from "../../model/profile.js";
@@ -678,4 +687,203 @@ export function ciliumRedundancy(scenario: Scenario): CiliumRedundancy {
 export function describeCiliumSite(s: CiliumRuleSite): string {
   const p = s.spec.policy;
   return `${p.namespace === null ? "" : `${p.namespace}/`}${p.name} ${s.rule.label} (${p.file}:${s.rule.line})`;
+}
+
+// ---------------------------------------------------------------------------
+// Istio: ALLOW rules of AuthorizationPolicies. Requests carry strings (principals,
+// namespaces, paths) that no input enumerates, so a rule is decided for every request,
+// not over the input's classes: it is redundant when one other ALLOW rule, of a policy
+// that applies wherever its own does, matches every request it matches — field by field,
+// on every chain that evaluates it (Envoy HTTP and TCP, ztunnel). A rule covered only by
+// several rules together is not found; what is found holds for any request.
+
+export interface IstioRuleSite {
+  policy: AuthorizationPolicy;
+  rule: AuthzRule;
+}
+
+export interface RedundantIstioRule {
+  site: IstioRuleSite;
+  coveredBy: IstioRuleSite;
+  /** The workloads its policy selects in the input (none for a policy bound by targetRefs). */
+  workloads: Workload[];
+}
+
+/** Source fields ztunnel checks: a `from` item with none of them never matches there. */
+const ZTUNNEL_SOURCE: readonly SourceField[] = ["ipBlocks", "notIpBlocks", "namespaces", "notNamespaces", "serviceAccounts", "notServiceAccounts", "principals", "notPrincipals"];
+
+/** Whether every string a written value matches (in Istio's four forms) is matched by `outer` too. */
+function formWithin(inner: string, outer: string): boolean {
+  const o = stringForm(outer);
+  const i = stringForm(inner);
+  if (o.kind === "presence") return true;
+  if (i.kind === "presence") return false;
+  if (o.kind === "exact") return i.kind === "exact" && i.value === o.value;
+  if (o.kind === "prefix") return (i.kind === "exact" || i.kind === "prefix") && i.value.startsWith(o.value);
+  return (i.kind === "exact" || i.kind === "suffix") && i.value.endsWith(o.value);
+}
+
+type ValueKind = "string" | "exact" | "ip" | "port" | "serviceAccount";
+
+const SOURCE_KINDS: Record<SourceField, ValueKind> = {
+  principals: "string",
+  notPrincipals: "string",
+  requestPrincipals: "exact",
+  notRequestPrincipals: "exact",
+  namespaces: "string",
+  notNamespaces: "string",
+  serviceAccounts: "serviceAccount",
+  notServiceAccounts: "serviceAccount",
+  ipBlocks: "ip",
+  notIpBlocks: "ip",
+  remoteIpBlocks: "ip",
+  notRemoteIpBlocks: "ip",
+  // Trust domains match through a regex of their own: only equal values are compared.
+  trustDomains: "exact",
+  notTrustDomains: "exact",
+};
+
+const CONDITION_KINDS: Record<string, ValueKind> = {
+  "source.ip": "ip",
+  "destination.ip": "ip",
+  "destination.port": "port",
+  "source.namespace": "string",
+  "source.principal": "string",
+};
+
+/**
+ * Whether the values `inner` (of a policy in `innerNs`) match only what `outer` (of a policy in
+ * `outerNs`) matches. Service accounts are read relative to their policy's namespace.
+ */
+function valuesWithin(kind: ValueKind, inner: readonly string[], innerNs: string, outer: readonly string[], outerNs: string): boolean {
+  switch (kind) {
+    case "ip": {
+      const union = (vs: readonly string[]) => vs.reduce<IPSet | null>((u, v) => (u && ipBlock(v) ? u.union(ipBlock(v)!) : null), IPSet.none());
+      const i = union(inner);
+      const o = union(outer);
+      return i !== null && o !== null && i.isSubsetOf(o);
+    }
+    case "port":
+      return inner.every((v) => parsePortString(v) !== undefined && outer.some((w) => parsePortString(w) === parsePortString(v)));
+    case "serviceAccount": {
+      const qualify = (v: string, ns: string) => (v.includes("/") ? v : `${ns}/${v}`);
+      return inner.every((v) => outer.some((w) => qualify(w, outerNs) === qualify(v, innerNs)));
+    }
+    case "exact":
+      return inner.every((v) => outer.includes(v));
+    case "string":
+      return inner.every((v) => outer.some((w) => formWithin(v, w)));
+  }
+}
+
+/**
+ * Whether a positive/negative pair of `inner` implies the pair of `outer`: inner's values lie
+ * within outer's (when outer has any), and inner excludes at least what outer excludes.
+ */
+function pairImplies(kind: ValueKind, inner: { values: readonly string[]; notValues: readonly string[]; ns: string }, outer: { values: readonly string[]; notValues: readonly string[]; ns: string }): boolean {
+  if (outer.values.length > 0 && (inner.values.length === 0 || !valuesWithin(kind, inner.values, inner.ns, outer.values, outer.ns))) return false;
+  return valuesWithin(kind, outer.notValues, outer.ns, inner.notValues, inner.ns);
+}
+
+/** Whether a rule can cover others on every chain: nothing in it is dropped or unenforceable anywhere. */
+function coversOnEveryChain(rule: AuthzRule): boolean {
+  // What ztunnel cannot enforce (HTTP attributes, remote addresses, other `when` keys) drops the
+  // rule there, and the HTTP part of it on an Envoy TCP chain.
+  if (ztunnelUnenforceable(rule).length > 0) return false;
+  // ztunnel never matches a `from` or `to` item left with nothing it checks.
+  if ((rule.from ?? []).some((f) => !ZTUNNEL_SOURCE.some((k) => f.source[k].length > 0))) return false;
+  if ((rule.to ?? []).some((t) => t.operation.ports.length + t.operation.notPorts.length === 0)) return false;
+  return rule.when.every((c) => c.key in CONDITION_KINDS);
+}
+
+/** Whether every request `inner` matches, `outer` matches too (outer: a rule that `coversOnEveryChain`). */
+function ruleWithin(inner: IstioRuleSite, outer: IstioRuleSite): boolean {
+  const iNs = inner.policy.namespace;
+  const oNs = outer.policy.namespace;
+  if (outer.rule.from) {
+    if (!inner.rule.from) return false;
+    const ok = inner.rule.from.every((fi) =>
+      outer.rule.from!.some((fo) =>
+        SOURCE_FIELDS.filter((k) => !k.startsWith("not")).every((k) => {
+          const neg = `not${k[0]!.toUpperCase()}${k.slice(1)}` as SourceField;
+          return pairImplies(SOURCE_KINDS[k], { values: fi.source[k], notValues: fi.source[neg], ns: iNs }, { values: fo.source[k], notValues: fo.source[neg], ns: oNs });
+        }),
+      ),
+    );
+    if (!ok) return false;
+  }
+  if (outer.rule.to) {
+    if (!inner.rule.to) return false;
+    const ok = inner.rule.to.every((ti) =>
+      outer.rule.to!.some((to) => pairImplies("port", { values: ti.operation.ports, notValues: ti.operation.notPorts, ns: iNs }, { values: to.operation.ports, notValues: to.operation.notPorts, ns: oNs })),
+    );
+    if (!ok) return false;
+  }
+  return outer.rule.when.every((co) =>
+    inner.rule.when.some((ci) => ci.key === co.key && pairImplies(CONDITION_KINDS[co.key]!, { ...ci, ns: iNs }, { ...co, ns: oNs })),
+  );
+}
+
+function sameRef(a: PolicyTargetRef, b: PolicyTargetRef): boolean {
+  const group = (g: string) => (g === "core" ? "" : g);
+  return group(a.group) === group(b.group) && a.kind === b.kind && a.name === b.name;
+}
+
+/** Whether `outer` is enforced at every enforcement point, for every request, where `inner` is. */
+function appliesWherever(inner: AuthorizationPolicy, outer: AuthorizationPolicy, root: string): boolean {
+  if (outer.dryRun) return false;
+  if (inner.targetRefs.length > 0) {
+    return outer.namespace === inner.namespace && inner.targetRefs.every((t) => outer.targetRefs.some((o) => sameRef(t, o)));
+  }
+  if (outer.targetRefs.length > 0) return false;
+  if (outer.namespace !== inner.namespace && outer.namespace !== root) return false;
+  if (!outer.selector) return true;
+  return inner.selector !== undefined && Object.entries(outer.selector).every(([k, v]) => inner.selector![k] === v);
+}
+
+function istioCompute(policies: readonly AuthorizationPolicy[], root: string, workloads: readonly Workload[]): RedundantIstioRule[] {
+  const allows = policies.filter((p) => p.action === "ALLOW" && !p.dryRun);
+  const removed = new Set<AuthzRule>();
+  const found: RedundantIstioRule[] = [];
+  for (let pi = allows.length - 1; pi >= 0; pi--) {
+    const policy = allows[pi]!;
+    for (let k = policy.rules.length - 1; k >= 0; k--) {
+      const site = { policy, rule: policy.rules[k]! };
+      let cover: IstioRuleSite | undefined;
+      for (const other of allows) {
+        if (!appliesWherever(policy, other, root)) continue;
+        const rule = other.rules.find((r) => r !== site.rule && !removed.has(r) && coversOnEveryChain(r) && ruleWithin(site, { policy: other, rule: r }));
+        if (rule) {
+          cover = { policy: other, rule };
+          break;
+        }
+      }
+      if (!cover) continue;
+      removed.add(site.rule);
+      const selected =
+        policy.targetRefs.length > 0
+          ? []
+          : workloads.filter((w) => (policy.namespace === root || w.namespace === policy.namespace) && Object.entries(policy.selector ?? {}).every(([key, v]) => w.labels[key] === v));
+      found.push({ site, coveredBy: cover, workloads: selected });
+    }
+  }
+  return found;
+}
+
+const istioCache = new WeakMap<Scenario, RedundantIstioRule[]>();
+
+/** Redundant AuthorizationPolicy ALLOW rules of the scenario's mesh (computed once per scenario). */
+export function istioRedundancy(scenario: Scenario): RedundantIstioRule[] {
+  let r = istioCache.get(scenario);
+  if (!r) {
+    const mesh = scenario.mesh;
+    r = mesh ? istioCompute(mesh.authorizationPolicies, mesh.settings.rootNamespace, scenario.cluster.workloads) : [];
+    istioCache.set(scenario, r);
+  }
+  return r;
+}
+
+/** `ns/name rules[1] (file:line)`. */
+export function describeIstioSite(s: IstioRuleSite): string {
+  return `${s.policy.namespace}/${s.policy.name} rules[${s.rule.index}] (${s.policy.file}:${s.rule.line})`;
 }

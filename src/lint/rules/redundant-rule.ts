@@ -1,13 +1,22 @@
 /**
  * A rule that allows nothing the other rules selecting the same pods do not already
- * allow: a NetworkPolicy rule (NetworkPolicy layer), or an allow rule of a
+ * allow: a NetworkPolicy rule (NetworkPolicy layer), an allow rule of a
  * CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy or NetworkPolicy under the
- * Cilium engine. Decided per endpoint class and peer class with the layer's own
- * matching (facts/redundancy.ts); the fix is the rule list without it.
+ * Cilium engine (both decided per endpoint class and peer class with the layer's own
+ * matching), or an AuthorizationPolicy ALLOW rule that one other ALLOW rule covers for
+ * every request (facts/redundancy.ts). The fix is the rule list without it.
  */
 import { stringify } from "yaml";
 import type { Manifest } from "../../load/types.js";
-import { ciliumRedundancy, describeCiliumSite, describeSite, listSome, networkPolicyRedundancy } from "../facts/redundancy.js";
+import {
+  ciliumRedundancy,
+  describeCiliumSite,
+  describeIstioSite,
+  describeSite,
+  istioRedundancy,
+  listSome,
+  networkPolicyRedundancy,
+} from "../facts/redundancy.js";
 import { createRule } from "../rule.js";
 
 /**
@@ -34,10 +43,12 @@ function policyTypesToKeep(manifest: Manifest, direction: string, rulesLeft: num
 
 export default createRule({
   id: "redundant-rule",
-  description: "A NetworkPolicy or Cilium rule allows nothing that other rules for the same pods do not already allow",
+  description: "A NetworkPolicy, Cilium or AuthorizationPolicy ALLOW rule allows nothing that other rules for the same pods do not already allow",
   severity: "info",
   messages: {
     covered: "{{kind}} {{policy}} {{rule}} adds nothing for {{workloads}}: every connection it allows is already allowed by {{coveredBy}}",
+    coveredRequests:
+      "AuthorizationPolicy {{policy}} {{rule}} adds nothing: every request it allows, at every proxy it applies to, is also allowed by {{coveredBy}}",
   },
   check({ scenario, report }) {
     for (const { site, coveredBy, workloads } of networkPolicyRedundancy(scenario).rules) {
@@ -86,6 +97,18 @@ export default createRule({
               ),
             }
           : {}),
+      });
+    }
+    for (const { site, coveredBy, workloads } of istioRedundancy(scenario)) {
+      const { policy, rule } = site;
+      report({
+        messageId: "coveredRequests",
+        data: { policy: `${policy.namespace}/${policy.name}`, rule: `rules[${rule.index}]`, coveredBy: describeIstioSite(coveredBy) },
+        resource: { kind: "AuthorizationPolicy", namespace: policy.namespace, name: policy.name },
+        workloads: workloads.map((w) => w.id),
+        file: policy.file,
+        line: rule.line,
+        fix: listWithout(policy.manifest, ["spec", "rules"], rule.index),
       });
     }
   },
