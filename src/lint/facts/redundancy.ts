@@ -1,7 +1,8 @@
 /**
- * What each NetworkPolicy rule, each NetworkPolicy, and each Cilium allow rule adds to
- * the allowances of the pods it selects, compared with the other rules and policies
- * selecting them.
+ * What each NetworkPolicy rule and NetworkPolicy, each Cilium allow rule and policy, and
+ * each AuthorizationPolicy ALLOW rule adds to the allowances of the pods it selects,
+ * compared with the other rules and policies selecting them. (AuthorizationPolicy rules
+ * are compared for every request, see the Istio section below.)
  *
  * The comparison is made per direction over classes, not pairs: endpoints with equal
  * `roleKeys` endpoint keys are selected by the same policies (and resolve the same
@@ -843,6 +844,9 @@ function appliesWherever(inner: AuthorizationPolicy, outer: AuthorizationPolicy,
 
 function istioCompute(policies: readonly AuthorizationPolicy[], root: string, workloads: readonly Workload[]): RedundantIstioRule[] {
   const allows = policies.filter((p) => p.action === "ALLOW" && !p.dryRun);
+  // A covering policy lives in the rule's namespace or the root namespace.
+  const byNamespace = new Map<string, AuthorizationPolicy[]>();
+  for (const p of allows) byNamespace.set(p.namespace, [...(byNamespace.get(p.namespace) ?? []), p]);
   const removed = new Set<AuthzRule>();
   const found: RedundantIstioRule[] = [];
   for (let pi = allows.length - 1; pi >= 0; pi--) {
@@ -850,7 +854,8 @@ function istioCompute(policies: readonly AuthorizationPolicy[], root: string, wo
     for (let k = policy.rules.length - 1; k >= 0; k--) {
       const site = { policy, rule: policy.rules[k]! };
       let cover: IstioRuleSite | undefined;
-      for (const other of allows) {
+      const candidates = [...(byNamespace.get(policy.namespace) ?? []), ...(policy.namespace === root ? [] : (byNamespace.get(root) ?? []))];
+      for (const other of candidates) {
         if (!appliesWherever(policy, other, root)) continue;
         const rule = other.rules.find((r) => r !== site.rule && !removed.has(r) && coversOnEveryChain(r) && ruleWithin(site, { policy: other, rule: r }));
         if (rule) {
