@@ -477,3 +477,50 @@ ${rules}---
   });
 });
 
+describe("redundant-rule on seed-kyma-ingress", () => {
+  const dir = join(import.meta.dirname, "..", "..", "examples", "seed-kyma-ingress");
+  /** A pod-level policy for jaeger-query next to the guide's namespace policy (§3.3), meant to admit garden only. */
+  async function withJaegerPolicy(namespaces: string) {
+    const extra = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: jaeger-from-garden
+  namespace: garden
+spec:
+  selector:
+    matchLabels:
+      app.kubernetes.io/name: jaeger-query
+  action: ALLOW
+  rules:
+  - from:
+    - source:
+        namespaces: [${namespaces}]
+`;
+    const base = await loadInputs([dir]);
+    const added = loadText(extra, "jaeger-policy.yaml");
+    const scenario = buildScenario({ manifests: [...base.manifests, ...added.manifests], diagnostics: [...base.diagnostics, ...added.diagnostics] });
+    expect(errors(scenario)).toEqual([]);
+    return lint(scenario, [rule]);
+  }
+
+  it("finds nothing in the example as written", async () => {
+    expect(lint(buildScenario(await loadInputs([dir])), [rule])).toEqual([]);
+  });
+
+  it("reports a pod-level rule that the namespace policy already allows: it restricts nothing", async () => {
+    const found = await withJaegerPolicy("garden");
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({
+      resource: { kind: "AuthorizationPolicy", namespace: "garden", name: "jaeger-from-garden" },
+      workloads: ["garden/jaeger-query"],
+      file: "jaeger-policy.yaml",
+      line: 12,
+    });
+    expect(found[0]!.message).toContain("also allowed by garden/garden-namespace-policy rules[0]");
+  });
+
+  it("does not report it once it admits a namespace the namespace policy does not", async () => {
+    expect(await withJaegerPolicy("garden, kyma-system")).toEqual([]);
+  });
+});
+
