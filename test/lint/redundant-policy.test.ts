@@ -200,3 +200,43 @@ spec:
   });
 });
 
+describe("redundant-policy on AuthorizationPolicies", () => {
+  const dir = join(import.meta.dirname, "..", "..", "examples", "seed-kyma-ingress");
+  /** A pod-level policy for jaeger-query next to the guide's namespace policy (§3.3), meant to admit garden only. */
+  async function withJaegerPolicy(spec: string) {
+    const extra = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: jaeger-from-garden
+  namespace: garden
+spec:
+${spec}`;
+    const base = await loadInputs([dir]);
+    const added = loadText(extra, "jaeger-policy.yaml");
+    const scenario = buildScenario({ manifests: [...base.manifests, ...added.manifests], diagnostics: [...base.diagnostics, ...added.diagnostics] });
+    expect(errors(scenario)).toEqual([]);
+    return lint(scenario, [redundantPolicy, redundantRule]);
+  }
+  const selector = "  selector:\n    matchLabels:\n      app.kubernetes.io/name: jaeger-query\n  action: ALLOW\n";
+  const fromNamespaces = (ns: string) => `  rules:\n  - from:\n    - source:\n        namespaces: [${ns}]\n`;
+
+  it("reports a pod-level policy of seed-kyma-ingress that the namespace policy makes useless: it restricts nothing", async () => {
+    const found = await withJaegerPolicy(selector + fromNamespaces("garden"));
+    expect(found.map((f) => `${f.rule} ${f.severity} ${f.resource.kind} ${f.resource.namespace}/${f.resource.name} ${f.file}:${f.line}`)).toEqual([
+      "redundant-policy warning AuthorizationPolicy garden/jaeger-from-garden jaeger-policy.yaml:1",
+    ]);
+    expect(found[0]!.workloads).toEqual(["garden/jaeger-query"]);
+    expect(found[0]!.message).toContain("ALLOW policy garden/garden-namespace-policy applies wherever it does");
+    expect(found[0]!.message).toContain("garden/garden-namespace-policy rules[0]");
+  });
+
+  it("does not report it when it admits a namespace the namespace policy does not", async () => {
+    expect(await withJaegerPolicy(selector + fromNamespaces("garden, kyma-system"))).toEqual([]);
+  });
+
+  it("does not report a policy bound by targetRefs, which no selector policy stands in for at a waypoint", async () => {
+    const refs = "  targetRefs:\n  - kind: Service\n    group: \"\"\n    name: jaeger\n  action: ALLOW\n";
+    expect(await withJaegerPolicy(refs + fromNamespaces("garden"))).toEqual([]);
+  });
+});
+

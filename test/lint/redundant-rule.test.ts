@@ -437,10 +437,12 @@ ${rules}---
 `;
   const webOnly = "  selector:\n    matchLabels: {app: web}\n";
   const fromShop = "  - from:\n    - source: {namespaces: [shop]}\n    to:\n    - operation: {ports: [\"8080\"]}\n";
+  /** A rule nothing else allows, so that the policy itself is not redundant (redundant-policy's case). */
+  const fromDocs = "  - from:\n    - source: {ipBlocks: [192.0.2.0/24]}\n";
   const wideRule = (source: string, extra = "") => `  - from:\n    - source: ${source}\n${extra}`;
 
   it("reports a rule that one rule of a namespace-wide policy covers for every request", async () => {
-    const text = web + ap("web-shop", webOnly, fromShop) + ap("from-sh", "", wideRule("{namespaces: [\"sh*\"]}"));
+    const text = web + ap("web-shop", webOnly, fromShop + fromDocs) + ap("from-sh", "", wideRule("{namespaces: [\"sh*\"]}"));
     const found = await findings(text);
     expect(found).toHaveLength(1);
     expect(found[0]).toMatchObject({
@@ -450,8 +452,8 @@ ${rules}---
       line: lineOf(text, "- from:", 1),
     });
     expect(found[0]!.message).toContain("prod/web-shop rules[0] adds nothing");
-    expect(found[0]!.message).toContain(`prod/from-sh rules[0] (test.yaml:${lineOf(text, "- from:", 2)})`);
-    expect(found[0]!.fix).toBe("rules: []\n");
+    expect(found[0]!.message).toContain(`prod/from-sh rules[0] (test.yaml:${lineOf(text, "- from:", 3)})`);
+    expect(found[0]!.fix).toBe("rules:\n  - from:\n      - source:\n          ipBlocks:\n            - 192.0.2.0/24\n");
   });
 
   it("does not report it when the other rule's values do not hold its own", async () => {
@@ -470,16 +472,16 @@ ${rules}---
 
   it("compares exclusions: a rule is covered when it excludes at least what the other excludes", async () => {
     const excluding = (ns: string) => wideRule(`{namespaces: ["*"], notNamespaces: [${ns}]}`);
-    const covered = web + ap("narrow", webOnly, excluding("ops, shop")) + ap("wide", "", excluding("ops"));
+    const covered = web + ap("narrow", webOnly, excluding("ops, shop") + fromDocs) + ap("wide", "", excluding("ops"));
     expect((await findings(covered)).map((f) => f.resource.name)).toEqual(["narrow"]);
-    const notCovered = web + ap("narrow", webOnly, excluding("ops")) + ap("wide", "", excluding("ops, shop"));
+    const notCovered = web + ap("narrow", webOnly, excluding("ops") + fromDocs) + ap("wide", "", excluding("ops, shop"));
     expect(await findings(notCovered)).toEqual([]);
   });
 });
 
 describe("redundant-rule on seed-kyma-ingress", () => {
   const dir = join(import.meta.dirname, "..", "..", "examples", "seed-kyma-ingress");
-  /** A pod-level policy for jaeger-query next to the guide's namespace policy (§3.3), meant to admit garden only. */
+  /** A pod-level policy for jaeger-query next to the guide's namespace policy (§3.3): garden, and an address range. */
   async function withJaegerPolicy(namespaces: string) {
     const extra = `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -495,6 +497,9 @@ spec:
   - from:
     - source:
         namespaces: [${namespaces}]
+  - from:
+    - source:
+        ipBlocks: [192.0.2.0/24]
 `;
     const base = await loadInputs([dir]);
     const added = loadText(extra, "jaeger-policy.yaml");

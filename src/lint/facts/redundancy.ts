@@ -842,21 +842,44 @@ function appliesWherever(inner: AuthorizationPolicy, outer: AuthorizationPolicy,
   return inner.selector !== undefined && Object.entries(outer.selector).every(([k, v]) => inner.selector![k] === v);
 }
 
-function istioCompute(policies: readonly AuthorizationPolicy[], root: string, workloads: readonly Workload[]): RedundantIstioRule[] {
+export interface RedundantIstioPolicy {
+  policy: AuthorizationPolicy;
+  coveredBy: IstioRuleSite[];
+  /** Other ALLOW policies that apply wherever it does (so the workloads stay under ALLOW policies). */
+  alsoApplying: AuthorizationPolicy[];
+  workloads: Workload[];
+}
+
+export interface IstioRedundancy {
+  policies: RedundantIstioPolicy[];
+  rules: RedundantIstioRule[];
+}
+
+function istioCompute(policies: readonly AuthorizationPolicy[], root: string, workloads: readonly Workload[]): IstioRedundancy {
   const allows = policies.filter((p) => p.action === "ALLOW" && !p.dryRun);
   // A covering policy lives in the rule's namespace or the root namespace.
   const byNamespace = new Map<string, AuthorizationPolicy[]>();
   for (const p of allows) byNamespace.set(p.namespace, [...(byNamespace.get(p.namespace) ?? []), p]);
+  const candidatesFor = (policy: AuthorizationPolicy): AuthorizationPolicy[] => [
+    ...(byNamespace.get(policy.namespace) ?? []),
+    ...(policy.namespace === root ? [] : (byNamespace.get(root) ?? [])),
+  ];
+  const selectedBy = (policy: AuthorizationPolicy): Workload[] =>
+    policy.targetRefs.length > 0
+      ? []
+      : workloads.filter((w) => (policy.namespace === root || w.namespace === policy.namespace) && Object.entries(policy.selector ?? {}).every(([key, v]) => w.labels[key] === v));
   const removed = new Set<AuthzRule>();
-  const found: RedundantIstioRule[] = [];
+  const deleted = new Set<AuthorizationPolicy>();
+  const rules: RedundantIstioRule[] = [];
+  const policiesFound: RedundantIstioPolicy[] = [];
   for (let pi = allows.length - 1; pi >= 0; pi--) {
     const policy = allows[pi]!;
+    const mine: RedundantIstioRule[] = [];
     for (let k = policy.rules.length - 1; k >= 0; k--) {
       const site = { policy, rule: policy.rules[k]! };
       let cover: IstioRuleSite | undefined;
-      const candidates = [...(byNamespace.get(policy.namespace) ?? []), ...(policy.namespace === root ? [] : (byNamespace.get(root) ?? []))];
-      for (const other of candidates) {
-        if (!appliesWherever(policy, other, root)) continue;
+      for (const other of candidatesFor(policy)) {
+        if (deleted.has(other) || !appliesWherever(policy, other, root)) continue;
         const rule = other.rules.find((r) => r !== site.rule && !removed.has(r) && coversOnEveryChain(r) && ruleWithin(site, { policy: other, rule: r }));
         if (rule) {
           cover = { policy: other, rule };
@@ -865,24 +888,27 @@ function istioCompute(policies: readonly AuthorizationPolicy[], root: string, wo
       }
       if (!cover) continue;
       removed.add(site.rule);
-      const selected =
-        policy.targetRefs.length > 0
-          ? []
-          : workloads.filter((w) => (policy.namespace === root || w.namespace === policy.namespace) && Object.entries(policy.selector ?? {}).every(([key, v]) => w.labels[key] === v));
-      found.push({ site, coveredBy: cover, workloads: selected });
+      mine.push({ site, coveredBy: cover, workloads: selectedBy(policy) });
     }
+    // Every rule covered: the policy itself changes nothing. Its first rule was covered by another
+    // policy's, which applies wherever it does, so its workloads stay under an ALLOW policy.
+    if (policy.rules.length > 0 && mine.length === policy.rules.length) {
+      const alsoApplying = candidatesFor(policy).filter((o) => o !== policy && !deleted.has(o) && appliesWherever(policy, o, root));
+      deleted.add(policy);
+      policiesFound.push({ policy, coveredBy: mine.map((m) => m.coveredBy), alsoApplying, workloads: selectedBy(policy) });
+    } else rules.push(...mine);
   }
-  return found;
+  return { policies: policiesFound, rules };
 }
 
-const istioCache = new WeakMap<Scenario, RedundantIstioRule[]>();
+const istioCache = new WeakMap<Scenario, IstioRedundancy>();
 
-/** Redundant AuthorizationPolicy ALLOW rules of the scenario's mesh (computed once per scenario). */
-export function istioRedundancy(scenario: Scenario): RedundantIstioRule[] {
+/** Redundant AuthorizationPolicies and ALLOW rules of the scenario's mesh (computed once per scenario). */
+export function istioRedundancy(scenario: Scenario): IstioRedundancy {
   let r = istioCache.get(scenario);
   if (!r) {
     const mesh = scenario.mesh;
-    r = mesh ? istioCompute(mesh.authorizationPolicies, mesh.settings.rootNamespace, scenario.cluster.workloads) : [];
+    r = mesh ? istioCompute(mesh.authorizationPolicies, mesh.settings.rootNamespace, scenario.cluster.workloads) : { policies: [], rules: [] };
     istioCache.set(scenario, r);
   }
   return r;

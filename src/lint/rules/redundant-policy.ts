@@ -2,21 +2,24 @@
  * A policy that changes nothing: the pods it selects are isolated by other policies
  * and every connection it allows is allowed by their rules. Often a narrower policy
  * written to restrict traffic that a broader one already admits. NetworkPolicies of
- * the NetworkPolicy layer, and CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy and
- * NetworkPolicy under the Cilium engine (facts/redundancy.ts).
+ * the NetworkPolicy layer; CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy and
+ * NetworkPolicy under the Cilium engine; AuthorizationPolicy ALLOW policies
+ * (facts/redundancy.ts).
  */
-import { ciliumRedundancy, describeCiliumSite, describeSite, listSome, networkPolicyRedundancy } from "../facts/redundancy.js";
+import { ciliumRedundancy, describeCiliumSite, describeIstioSite, describeSite, istioRedundancy, listSome, networkPolicyRedundancy } from "../facts/redundancy.js";
 import { createRule } from "../rule.js";
 
 const qualified = (p: { namespace: string | null; name: string }): string => (p.namespace === null ? p.name : `${p.namespace}/${p.name}`);
 
 export default createRule({
   id: "redundant-policy",
-  description: "A NetworkPolicy or Cilium policy allows nothing, and isolates nothing, that other policies do not already",
+  description: "A NetworkPolicy, Cilium policy or ALLOW AuthorizationPolicy allows nothing, and isolates nothing, that other policies do not already",
   severity: "warning",
   messages: {
     covered:
       "{{kind}} {{policy}} changes nothing for {{workloads}}: other policies isolate them too ({{isolatedBy}}), and every connection it allows is already allowed by {{coveredBy}} (policies only add allowances: a narrower policy cannot restrict what another one allows)",
+    coveredRequests:
+      "AuthorizationPolicy {{policy}} changes nothing: ALLOW policy {{alsoApplying}} applies wherever it does, and every request it allows is also allowed by {{coveredBy}} (ALLOW policies only add: a narrower one cannot restrict what another one allows)",
   },
   check({ scenario, report }) {
     const found = [
@@ -34,6 +37,20 @@ export default createRule({
           coveredBy: listSome(coveredBy),
         },
         resource: { kind, namespace: policy.namespace, name: policy.name },
+        workloads: workloads.map((w) => w.id),
+        file: policy.file,
+        line: policy.line,
+      });
+    }
+    for (const { policy, coveredBy, alsoApplying, workloads } of istioRedundancy(scenario).policies) {
+      report({
+        messageId: "coveredRequests",
+        data: {
+          policy: qualified(policy),
+          alsoApplying: listSome(alsoApplying.map(qualified)),
+          coveredBy: listSome([...new Set(coveredBy.map(describeIstioSite))]),
+        },
+        resource: { kind: "AuthorizationPolicy", namespace: policy.namespace, name: policy.name },
         workloads: workloads.map((w) => w.id),
         file: policy.file,
         line: policy.line,

@@ -99,7 +99,7 @@ export default createRule({
           : {}),
       });
     }
-    for (const { site, coveredBy, workloads } of istioRedundancy(scenario)) {
+    for (const { site, coveredBy, workloads } of istioRedundancy(scenario).rules) {
       const { policy, rule } = site;
       report({
         messageId: "coveredRequests",
