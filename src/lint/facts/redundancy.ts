@@ -289,7 +289,10 @@ function sitesOf(policy: NetworkPolicy, direction: Direction): RuleSite[] {
 function compute(layer: NetworkPolicyLayer, workloads: readonly Workload[]): Redundancy {
   const policyByRef = new Map<string, NetworkPolicy>();
   for (const p of layer.policies) policyByRef.set(refKey({ namespace: p.namespace, name: p.name, file: p.file, line: p.line }), p);
-  const views = { ingress: new NetworkPolicyDirectionCoverage(layer, "ingress", workloads, policyByRef), egress: new NetworkPolicyDirectionCoverage(layer, "egress", workloads, policyByRef) };
+  const views = {
+    ingress: new NetworkPolicyDirectionCoverage(layer, "ingress", workloads, policyByRef),
+    egress: new NetworkPolicyDirectionCoverage(layer, "egress", workloads, policyByRef),
+  };
   const sites = new Map<NetworkPolicy, Record<Direction, RuleSite[]>>();
   for (const p of layer.policies) sites.set(p, { ingress: sitesOf(p, "ingress"), egress: sitesOf(p, "egress") });
   const removedPolicies = new Set<NetworkPolicy>();
@@ -781,7 +784,14 @@ function valuesWithin(kind: ValueKind, inner: readonly string[], innerNs: string
  * Whether a positive/negative pair of `inner` implies the pair of `outer`: inner's values lie
  * within outer's (when outer has any), and inner excludes at least what outer excludes.
  */
-function pairImplies(kind: ValueKind, inner: { values: readonly string[]; notValues: readonly string[]; ns: string }, outer: { values: readonly string[]; notValues: readonly string[]; ns: string }): boolean {
+interface ValuePair {
+  values: readonly string[];
+  notValues: readonly string[];
+  /** The namespace of the policy the values are written in. */
+  ns: string;
+}
+
+function pairImplies(kind: ValueKind, inner: ValuePair, outer: ValuePair): boolean {
   if (outer.values.length > 0 && (inner.values.length === 0 || !valuesWithin(kind, inner.values, inner.ns, outer.values, outer.ns))) return false;
   return valuesWithin(kind, outer.notValues, outer.ns, inner.notValues, inner.ns);
 }
@@ -816,7 +826,9 @@ function ruleWithin(inner: IstioRuleSite, outer: IstioRuleSite): boolean {
   if (outer.rule.to) {
     if (!inner.rule.to) return false;
     const ok = inner.rule.to.every((ti) =>
-      outer.rule.to!.some((to) => pairImplies("port", { values: ti.operation.ports, notValues: ti.operation.notPorts, ns: iNs }, { values: to.operation.ports, notValues: to.operation.notPorts, ns: oNs })),
+      outer.rule.to!.some((to) =>
+        pairImplies("port", { values: ti.operation.ports, notValues: ti.operation.notPorts, ns: iNs }, { values: to.operation.ports, notValues: to.operation.notPorts, ns: oNs }),
+      ),
     );
     if (!ok) return false;
   }
