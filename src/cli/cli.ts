@@ -2,7 +2,7 @@ import { appendFile, readFile, stat, writeFile } from "node:fs/promises";
 import { Command, CommanderError, Option } from "commander";
 import { analyze } from "../analysis/analyze.js";
 import { ConnectivityMatrix } from "../analysis/matrix.js";
-import { reach } from "../analysis/reach.js";
+import { reach, type ReachRequest } from "../analysis/reach.js";
 import { ReferenceError } from "../analysis/reference.js";
 import { buildScenario, hasErrors, type Scenario } from "../analysis/scenario.js";
 import { loadCluster } from "../load/cluster.js";
@@ -47,6 +47,32 @@ interface InputFlags {
   cluster?: boolean;
   context?: string;
   maxFileSize?: number;
+}
+
+/** The flow reach and fix take: FROM, TO[:PORT], and the port, protocol and HTTP attributes. */
+interface FlowFlags {
+  port?: string;
+  protocol?: string;
+  method?: string;
+  path?: string;
+  host?: string;
+}
+
+function addFlowArguments(cmd: Command): Command {
+  return cmd
+    .argument("<from>", "NS/NAME, KIND:NS/NAME, kubelet, or an IP address")
+    .argument("<to>", "NS/NAME[:PORT], svc:NS/NAME[:PORT], an IP or a DNS name")
+    .option("--port <port>", "destination port (number or name)")
+    .option("--protocol <protocol>", "TCP, UDP or SCTP (default TCP, or the named port's)")
+    .option("--method <method>", "HTTP method (used by L7 layers)")
+    .option("--path <path>", "HTTP path (used by L7 layers)")
+    .option("--host <host>", "HTTP host (used by L7 layers)");
+}
+
+function flowRequest(from: string, to: string, flags: FlowFlags): ReachRequest {
+  const request: ReachRequest = { from, to };
+  for (const key of ["port", "protocol", "method", "path", "host"] as const) if (flags[key] !== undefined) request[key] = flags[key];
+  return request;
 }
 
 interface ConfigFlags {
@@ -144,28 +170,12 @@ export async function run(argv: string[], io: CliIO = defaultIO): Promise<number
     .showHelpAfterError("(run palisade help for usage)");
 
   addInputOptions(
-    program
-      .command("reach")
-      .description("will FROM reach TO on PORT? a verdict and the trace through every enforcement point")
-      .argument("<from>", "NS/NAME, KIND:NS/NAME, kubelet, or an IP address")
-      .argument("<to>", "NS/NAME[:PORT], svc:NS/NAME[:PORT], an IP or a DNS name")
-      .option("--port <port>", "destination port (number or name)")
-      .option("--protocol <protocol>", "TCP, UDP or SCTP (default TCP, or the named port's)")
-      .option("--method <method>", "HTTP method (used by L7 layers)")
-      .option("--path <path>", "HTTP path (used by L7 layers)")
-      .option("--host <host>", "HTTP host (used by L7 layers)")
-      .addOption(new Option("-o, --output <format>", "output format").choices(["text", "json"]).default("text")),
-  ).action(async (from: string, to: string, opts: InputFlags & { port?: string; protocol?: string; method?: string; path?: string; host?: string; output: "text" | "json" }) => {
+    addFlowArguments(program.command("reach").description("will FROM reach TO on PORT? a verdict and the trace through every enforcement point")).addOption(
+      new Option("-o, --output <format>", "output format").choices(["text", "json"]).default("text"),
+    ),
+  ).action(async (from: string, to: string, opts: InputFlags & FlowFlags & { output: "text" | "json" }) => {
     const scenario = await scenarioFrom(opts, io);
-    const result = reach(scenario, {
-      from,
-      to,
-      ...(opts.port !== undefined ? { port: opts.port } : {}),
-      ...(opts.protocol !== undefined ? { protocol: opts.protocol } : {}),
-      ...(opts.method !== undefined ? { method: opts.method } : {}),
-      ...(opts.path !== undefined ? { path: opts.path } : {}),
-      ...(opts.host !== undefined ? { host: opts.host } : {}),
-    });
+    const result = reach(scenario, flowRequest(from, to, opts));
     io.stdout(`${opts.output === "json" ? formatReachJson(result) : formatReachText(result)}\n`);
     exitCode = hasErrors(scenario) ? EXIT.usage : result.verdict === "allowed" ? EXIT.allowed : EXIT.denied;
   });
@@ -221,33 +231,20 @@ export async function run(argv: string[], io: CliIO = defaultIO): Promise<number
   });
 
   addInputOptions(
-    program
-      .command("fix")
-      .description("the smallest change at each point that blocks FROM → TO, applied to the model and verified, with the connectivity it changes")
-      .argument("<from>", "NS/NAME, KIND:NS/NAME, kubelet, or an IP address")
-      .argument("<to>", "NS/NAME[:PORT], svc:NS/NAME[:PORT], an IP or a DNS name")
-      .option("--port <port>", "destination port (number or name)")
-      .option("--protocol <protocol>", "TCP, UDP or SCTP (default TCP, or the named port's)")
-      .option("--method <method>", "HTTP method (used by L7 layers)")
-      .option("--path <path>", "HTTP path (used by L7 layers)")
-      .option("--host <host>", "HTTP host (used by L7 layers)")
+    addFlowArguments(
+      program
+        .command("fix")
+        .description("the smallest change at each point that blocks FROM → TO, applied to the model and verified, with the connectivity it changes"),
+    )
       .option("--write", "apply the verified changes to the input files (new documents go to the suggested files)")
       .addOption(new Option("-o, --output <format>", "output format (yaml: only the documents to apply)").choices(["text", "json", "yaml"]).default("text")),
-  ).action(async (from: string, to: string, opts: InputFlags & { port?: string; protocol?: string; method?: string; path?: string; host?: string; write?: boolean; output: FixFormat }) => {
+  ).action(async (from: string, to: string, opts: InputFlags & FlowFlags & { write?: boolean; output: FixFormat }) => {
     // Standard input cannot be read twice: keep its text, the fix edits it like a file.
     let stdinText: string | undefined;
     const scenario = await scenarioFrom(opts, { ...io, readStdin: async () => (stdinText = await io.readStdin()) });
     const result = fixFlow(
       scenario,
-      {
-        from,
-        to,
-        ...(opts.port !== undefined ? { port: opts.port } : {}),
-        ...(opts.protocol !== undefined ? { protocol: opts.protocol } : {}),
-        ...(opts.method !== undefined ? { method: opts.method } : {}),
-        ...(opts.path !== undefined ? { path: opts.path } : {}),
-        ...(opts.host !== undefined ? { host: opts.host } : {}),
-      },
+      flowRequest(from, to, opts),
       {
         // Objects read from a live cluster have no file to edit: their changes become new documents.
         readText: (file) => (file === "<stdin>" ? stdinText : opts.cluster && /^cluster([:/]|$)/.test(file) ? undefined : readFromDisk(file)),
