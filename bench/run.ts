@@ -373,6 +373,8 @@ function checks(results: ReadonlyMap<string, ScenarioResult>): Check[] {
     out.push({ name: "L parse + model + matrix < 5 s", value: `${ms(e2e)} ms`, pass: e2e < 5000 });
     out.push({ name: "L peak RSS (maxRSS) < 1.5 GB", value: `${mb(L.maxRss)} MB`, pass: L.maxRss < 1.5 * 1024 ** 3 });
     out.push({ name: "L matrix time <= L parse time", value: `${ms(L.matrixMs)} ms vs ${ms(L.parseMs)} ms`, pass: L.matrixMs <= L.parseMs });
+    // Lint runs in CI on every change: all rules together within the same budget as the analysis.
+    out.push({ name: "L lint (every rule) < 5 s", value: `${ms(L.lintMs)} ms`, pass: L.lintMs < 5000 });
     const LC = results.get("L-cilium");
     if (LC) {
       out.push({
