@@ -226,7 +226,7 @@ ${spec}`;
       "redundant-policy warning AuthorizationPolicy garden/jaeger-from-garden jaeger-policy.yaml:1",
     ]);
     expect(found[0]!.workloads).toEqual(["garden/jaeger-query"]);
-    expect(found[0]!.message).toContain("ALLOW policy garden/garden-namespace-policy applies wherever it does");
+    expect(found[0]!.message).toContain("changes nothing for garden/jaeger-query: other ALLOW policies apply wherever it does (garden/garden-namespace-policy)");
     expect(found[0]!.message).toContain("garden/garden-namespace-policy rules[0]");
   });
 

@@ -21,7 +21,7 @@
  */
 import { intern } from "../../analysis/intern.js";
 import type { Scenario } from "../../analysis/scenario.js";
-import { CiliumEngine, CiliumLayer, type CiliumPolicy, type CiliumRule, type CiliumSpec } from "../../layers/cilium/index.js";
+import type { CiliumEngine, CiliumPolicy, CiliumRule, CiliumSpec } from "../../layers/cilium/index.js";
 import { Identity } from "../../layers/cilium/labels.js";
 import {
   SOURCE_FIELDS,
@@ -37,6 +37,7 @@ import type { Direction, Peer } from "../../layers/types.js";
 import { ciliumAllowsLocalhost } from "../../model/profile.js";
 import type { Workload } from "../../model/types.js";
 import { ConnSet, IPSet } from "../../sets/index.js";
+import { ciliumEngine } from "../util.js";
 
 /** One rule of one direction of one policy. */
 export interface RuleSite {
@@ -386,12 +387,6 @@ export function describeSite(s: RuleSite): string {
   return `${s.policy.namespace}/${s.policy.name} ${s.direction}[${s.rule.index}] (${s.policy.file}:${s.rule.line})`;
 }
 
-/** Up to `max` items joined, with how many were left out. */
-export function listSome(items: readonly string[], max = 4): string {
-  if (items.length <= max) return items.join(", ");
-  return `${items.slice(0, max).join(", ")} and ${items.length - max} more`;
-}
-
 // ---------------------------------------------------------------------------
 // Cilium: allow rules of CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy and the
 // NetworkPolicies the Cilium engine reads, compared within the engine.
@@ -679,9 +674,8 @@ const ciliumCache = new WeakMap<Scenario, CiliumRedundancy>();
 export function ciliumRedundancy(scenario: Scenario): CiliumRedundancy {
   let r = ciliumCache.get(scenario);
   if (!r) {
-    const engines = [...new Set(scenario.layers.flatMap((l) => (l instanceof CiliumLayer ? [l.engine] : [])))];
-    const parts = engines.map((e) => ciliumCompute(e, scenario.cluster.workloads, scenario.nodeAddresses));
-    r = { policies: parts.flatMap((p) => p.policies), rules: parts.flatMap((p) => p.rules) };
+    const engine = ciliumEngine(scenario);
+    r = engine ? ciliumCompute(engine, scenario.cluster.workloads, scenario.nodeAddresses) : { policies: [], rules: [] };
     ciliumCache.set(scenario, r);
   }
   return r;

@@ -6,8 +6,9 @@
  * NetworkPolicy under the Cilium engine; AuthorizationPolicy ALLOW policies
  * (facts/redundancy.ts).
  */
-import { ciliumRedundancy, describeCiliumSite, describeIstioSite, describeSite, istioRedundancy, listSome, networkPolicyRedundancy } from "../facts/redundancy.js";
+import { ciliumRedundancy, describeCiliumSite, describeIstioSite, describeSite, istioRedundancy, networkPolicyRedundancy } from "../facts/redundancy.js";
 import { createRule } from "../rule.js";
+import { listed } from "../util.js";
 
 const qualified = (p: { namespace: string | null; name: string }): string => (p.namespace === null ? p.name : `${p.namespace}/${p.name}`);
 
@@ -19,7 +20,7 @@ export default createRule({
     covered:
       "{{kind}} {{policy}} changes nothing for {{workloads}}: other policies isolate them too ({{isolatedBy}}), and every connection it allows is already allowed by {{coveredBy}} (policies only add allowances: a narrower policy cannot restrict what another one allows)",
     coveredRequests:
-      "AuthorizationPolicy {{policy}} changes nothing: ALLOW policy {{alsoApplying}} applies wherever it does, and every request it allows is also allowed by {{coveredBy}} (ALLOW policies only add: a narrower one cannot restrict what another one allows)",
+      "AuthorizationPolicy {{policy}} changes nothing for {{workloads}}: other ALLOW policies apply wherever it does ({{alsoApplying}}), and every request it allows is also allowed by {{coveredBy}} (ALLOW policies only add: a narrower one cannot restrict what another one allows)",
   },
   check({ scenario, report }) {
     const found = [
@@ -32,9 +33,9 @@ export default createRule({
         data: {
           kind,
           policy: qualified(policy),
-          workloads: listSome(workloads.map((w) => w.id)),
-          isolatedBy: listSome(isolatedBy.map(qualified)),
-          coveredBy: listSome(coveredBy),
+          workloads: listed(workloads.map((w) => w.id)),
+          isolatedBy: listed(isolatedBy.map(qualified)),
+          coveredBy: listed(coveredBy),
         },
         resource: { kind, namespace: policy.namespace, name: policy.name },
         workloads: workloads.map((w) => w.id),
@@ -47,8 +48,9 @@ export default createRule({
         messageId: "coveredRequests",
         data: {
           policy: qualified(policy),
-          alsoApplying: listSome(alsoApplying.map(qualified)),
-          coveredBy: listSome([...new Set(coveredBy.map(describeIstioSite))]),
+          workloads: workloads.length > 0 ? listed(workloads.map((w) => w.id)) : "the workloads it targets",
+          alsoApplying: listed(alsoApplying.map(qualified)),
+          coveredBy: listed([...new Set(coveredBy.map(describeIstioSite))]),
         },
         resource: { kind: "AuthorizationPolicy", namespace: policy.namespace, name: policy.name },
         workloads: workloads.map((w) => w.id),

@@ -14,10 +14,10 @@ import {
   describeIstioSite,
   describeSite,
   istioRedundancy,
-  listSome,
   networkPolicyRedundancy,
 } from "../facts/redundancy.js";
 import { createRule } from "../rule.js";
+import { listed } from "../util.js";
 
 /**
  * The list at `path` in the manifest without item `index`, under its last key; `policyTypes`
@@ -59,8 +59,8 @@ export default createRule({
           kind: "NetworkPolicy",
           policy: `${policy.namespace}/${policy.name}`,
           rule: `${direction}[${rule.index}]`,
-          workloads: listSome(workloads.map((w) => w.id)),
-          coveredBy: listSome(coveredBy.map(describeSite)),
+          workloads: listed(workloads.map((w) => w.id)),
+          coveredBy: listed(coveredBy.map(describeSite)),
         },
         resource: { kind: "NetworkPolicy", namespace: policy.namespace, name: policy.name },
         workloads: workloads.map((w) => w.id),
@@ -79,8 +79,8 @@ export default createRule({
           kind: policy.kind,
           policy: policy.namespace === null ? policy.name : `${policy.namespace}/${policy.name}`,
           rule: rule.label,
-          workloads: listSome(workloads.map((w) => w.id)),
-          coveredBy: listSome(coveredBy.map(describeCiliumSite)),
+          workloads: listed(workloads.map((w) => w.id)),
+          coveredBy: listed(coveredBy.map(describeCiliumSite)),
         },
         resource: { kind: policy.kind, namespace: policy.namespace, name: policy.name },
         workloads: workloads.map((w) => w.id),
