@@ -33,7 +33,7 @@ export interface CiliumDecision extends Decision {
 }
 
 /** How an endpoint's peer looks to Cilium: its identity labels, and an address CIDR rules may see. */
-interface PeerView {
+export interface PeerView {
   identity: Identity;
   /** Address a CIDR rule can match (outside addresses; node addresses in `nodes` mode). */
   cidrIPs: readonly string[];
@@ -90,7 +90,8 @@ export class CiliumEngine {
   private readonly portNamesMemo = new Map<string, Set<string>>();
   private readonly anyHostNetwork: boolean;
   private readonly kubeApiserverIPs: IPSet;
-  private readonly switches: ClusterProfile["cilium"];
+  /** The agent options the engine applies. */
+  readonly switches: ClusterProfile["cilium"];
 
   constructor(
     readonly policies: readonly CiliumPolicy[],
@@ -293,7 +294,8 @@ export class CiliumEngine {
   // -------------------------------------------------------------------------
   // Peers
 
-  private view(endpoint: Workload, peer: Peer): PeerView {
+  /** What the engine knows of `peer` as seen from `endpoint`: its identity, addresses, entities. */
+  view(endpoint: Workload, peer: Peer): PeerView {
     const nodes = this.switches.policyCidrMatchMode === "nodes";
     switch (peer.kind) {
       case "workload": {
@@ -353,7 +355,8 @@ export class CiliumEngine {
     }
   }
 
-  private ruleMatchesPeer(rule: CiliumRule, v: PeerView): boolean {
+  /** Whether one rule's peer parts match the peer, ports aside. Public for rule-level analyses (redundancy). */
+  ruleMatchesPeer(rule: CiliumRule, v: PeerView): boolean {
     return rule.peers.some((p) => this.partMatches(p, v));
   }
 
@@ -650,7 +653,7 @@ export class CiliumEngine {
   }
 
   /** The outside addresses a part matches. */
-  private partIPs(part: PeerPart): IPSet {
+  partIPs(part: PeerPart): IPSet {
     if (part.type === "cidr") return part.ips;
     if (part.type === "service" || part.type === "fqdn" || part.type === "unresolved") return IPSet.none();
     let out = IPSet.none();

@@ -253,7 +253,8 @@ export class NetworkPolicyLayer implements CniLayer {
     return out;
   }
 
-  private ruleMatchesPeer(rule: NetworkPolicyRule, policy: NetworkPolicy, peer: Peer): boolean {
+  /** Whether one rule's peers (`from`/`to`) match `peer`, ports aside. Public for rule-level analyses (redundancy). */
+  ruleMatchesPeer(rule: NetworkPolicyRule, policy: NetworkPolicy, peer: Peer): boolean {
     if (!rule.peers) return true;
     return rule.peers.some((p) => this.peerMatches(p, policy, peer));
   }

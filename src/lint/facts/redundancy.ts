@@ -145,7 +145,7 @@ class NetworkPolicyDirectionCoverage {
    * peers). It is private to the layer, hence the element access.
    */
   private matches(site: RuleSite, peer: Peer): boolean {
-    return this.layer["ruleMatchesPeer"](site.rule, site.policy, peer);
+    return this.layer.ruleMatchesPeer(site.rule, site.policy, peer);
   }
 
   private matchedBy(site: RuleSite): Uint8Array | null {
@@ -487,7 +487,7 @@ class CiliumDirectionCoverage {
     let ips = this.addressesOf.get(rule);
     if (!ips) {
       ips = IPSet.none();
-      for (const part of rule.peers) ips = ips.union(this.engine["partIPs"](part));
+      for (const part of rule.peers) ips = ips.union(this.engine.partIPs(part));
       this.addressesOf.set(rule, ips);
     }
     return ips;
@@ -500,25 +500,25 @@ class CiliumDirectionCoverage {
     const engine = this.engine;
     let allowsAny = false;
     const coveredAt = (view: ReturnType<CiliumEngine["view"]>, dest: Workload | undefined): boolean => {
-      if (!engine["ruleMatchesPeer"](site.rule, view)) return true;
+      if (!engine.ruleMatchesPeer(site.rule, view)) return true;
       // The local host reaches its endpoints whatever the rules say (allow-localhost).
-      if (ingress && view.localHost && ciliumAllowsLocalhost(engine["switches"])) return true;
+      if (ingress && view.localHost && ciliumAllowsLocalhost(engine.switches)) return true;
       const allowed = this.conns(site.rule, dest);
       if (allowed.isEmpty()) return true;
       allowsAny = true;
-      const candidates = others.filter((o) => engine["ruleMatchesPeer"](o.rule, view)).map((o) => ({ site: o, conns: this.conns(o.rule, dest) }));
+      const candidates = others.filter((o) => engine.ruleMatchesPeer(o.rule, view)).map((o) => ({ site: o, conns: this.conns(o.rule, dest) }));
       return connsCovered(allowed, candidates, overlapping);
     };
 
     for (const rep of this.peerReps) {
       const peer = this.workloads[rep]!;
-      const view = engine["view"](endpoint, { kind: "workload", workload: peer });
+      const view = engine.view(endpoint, { kind: "workload", workload: peer });
       if (!coveredAt(view, ingress ? endpoint : view.workload)) return { adds: true, allowsAny };
     }
     const dest = ingress ? endpoint : undefined;
     const nodes: Peer[] = [{ kind: "node", local: true }, { kind: "node", local: false }];
     for (const ip of this.nodeAddresses) nodes.push({ kind: "node", local: true, ip }, { kind: "node", local: false, ip });
-    for (const node of nodes) if (!coveredAt(engine["view"](endpoint, node), dest)) return { adds: true, allowsAny };
+    for (const node of nodes) if (!coveredAt(engine.view(endpoint, node), dest)) return { adds: true, allowsAny };
     for (const identity of SPECIAL_IDENTITIES) {
       if (!coveredAt({ identity, cidrIPs: [], localHost: false, workload: undefined, text: "" }, dest)) return { adds: true, allowsAny };
     }
@@ -570,7 +570,7 @@ function ciliumCompute(engine: CiliumEngine, workloads: readonly Workload[], nod
     ingress: new CiliumDirectionCoverage(engine, "ingress", workloads, nodeAddresses),
     egress: new CiliumDirectionCoverage(engine, "egress", workloads, nodeAddresses),
   };
-  const switches = engine["switches"];
+  const switches = engine.switches;
   const removedPolicies = new Set<CiliumPolicy>();
   const removed = new Set<CiliumRule>();
   const sites = engine.specs.map((spec) => spec.rules.filter((r) => !r.deny).map((rule) => ({ spec, rule })));
