@@ -101,7 +101,7 @@ describe("cilium-cidr-covers-cluster", () => {
   it("reports a range that covers the Service's ClusterIP and its pod, with toServices in the fix", async () => {
     const found = await findings(web(toCidr("10.0.0.0/8")));
     expect(found).toHaveLength(1);
-    expect(found[0]!.message).toContain("pod db/postgres (10.0.2.7), Service db/postgres (ClusterIP 10.96.40.4)");
+    expect(found[0]!.message).toContain("pod db/postgres (10.0.2.7) and Service db/postgres (ClusterIP 10.96.40.4)");
     expect(found[0]!.fix).toContain("serviceName: postgres");
   });
 

@@ -128,8 +128,3 @@ export function yamlSnippet(value: unknown): string {
   return stringify(value, { lineWidth: 0 });
 }
 
-/** `a, b and 3 more`: a short list for messages. */
-export function listOf(items: readonly string[], max = 3): string {
-  if (items.length <= max) return items.join(", ");
-  return `${items.slice(0, max).join(", ")} and ${items.length - max} more`;
-}

@@ -146,12 +146,6 @@ export function serviceEntryResource(e: ServiceEntry): ResourceRef {
   return { kind: "ServiceEntry", namespace: e.namespace, name: e.name };
 }
 
-/** `a, b and c` */
-export function listed(items: readonly string[]): string {
-  if (items.length <= 1) return items.join("");
-  return `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}`;
-}
-
 /** Every string a workload's containers are started with: env values, command and args. */
 function startupStrings(w: Workload): string[] {
   const spec = podSpecOf(w);

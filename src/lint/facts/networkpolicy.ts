@@ -120,11 +120,6 @@ export function probeConns(conns: ConnSet, dest: Workload | undefined): WireConn
   return out;
 }
 
-/** Ids for a message: the first few, then how many more. */
-export function idList(ids: readonly string[], max = 6): string {
-  return ids.length <= max ? ids.join(", ") : `${ids.slice(0, max).join(", ")} and ${ids.length - max} more`;
-}
-
 export function connText(conns: readonly WireConn[]): string {
   return [...new Set(conns.map((c) => `${c.protocol}/${c.port}`))].join(", ");
 }

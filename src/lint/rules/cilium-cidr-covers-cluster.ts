@@ -14,8 +14,8 @@ import type { Service, Workload } from "../../model/types.js";
 import { resolveTargetPort, serviceBackends } from "../../path/index.js";
 import type { Scenario } from "../../analysis/scenario.js";
 import { createRule } from "../rule.js";
-import { ciliumResource, endpointsOf, isCiliumKind, listOf, rawAt, ruleName, rulePath, sampleConn, yamlSnippet } from "../facts/cilium.js";
-import { ciliumEngine } from "../util.js";
+import { ciliumResource, endpointsOf, isCiliumKind, rawAt, ruleName, rulePath, sampleConn, yamlSnippet } from "../facts/cilium.js";
+import { ciliumEngine, listed } from "../util.js";
 
 const CIDR_MEMBERS = ["toCIDR", "toCIDRSet", "fromCIDR", "fromCIDRSet"] as const;
 
@@ -154,8 +154,8 @@ export default createRule({
         data: {
           rule: ruleName(spec, rule),
           cidr: part.text,
-          what: listOf(covered.what),
-          endpoints: listOf([...covered.endpoints]),
+          what: listed(covered.what),
+          endpoints: listed([...covered.endpoints]),
           direction: rule.direction,
         },
         resource: ciliumResource(spec.policy),

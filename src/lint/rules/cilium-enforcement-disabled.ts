@@ -9,8 +9,8 @@ import type { CiliumEngine } from "../../layers/cilium/index.js";
 import type { Direction, Peer, PolicyRef } from "../../layers/types.js";
 import type { Workload } from "../../model/types.js";
 import { createRule } from "../rule.js";
-import { OUTSIDE, listOf, policyName } from "../facts/cilium.js";
-import { ciliumEngine } from "../util.js";
+import { OUTSIDE, policyName } from "../facts/cilium.js";
+import { ciliumEngine, listed } from "../util.js";
 
 /** Whether Cilium lets every peer through on every port in this direction, and the rules that do it when it is isolated. */
 function wideOpen(engine: CiliumEngine, w: Workload, d: Direction, peers: readonly Peer[]): { open: boolean; by: PolicyRef[] } {
@@ -56,8 +56,8 @@ export default createRule({
           label,
           value,
           directions: directions.join(" and "),
-          workloads: listOf(inside.map((w) => w.id)),
-          why: by.size > 0 ? `allowed by ${listOf([...by])}` : "no policy selects them",
+          workloads: listed(inside.map((w) => w.id)),
+          why: by.size > 0 ? `allowed by ${listed([...by])}` : "no policy selects them",
         },
         resource: { kind: "Namespace", namespace: null, name: ns.name },
         workloads: inside.map((w) => w.id),

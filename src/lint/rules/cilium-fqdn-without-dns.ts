@@ -8,8 +8,8 @@
 import type { PeerPart } from "../../layers/cilium/index.js";
 import { ConnSet } from "../../sets/index.js";
 import { createRule } from "../rule.js";
-import { ciliumResource, endpointsOf, isCiliumKind, listOf, ruleName, rulePath, sampleConn, yamlSnippet } from "../facts/cilium.js";
-import { ciliumEngine } from "../util.js";
+import { ciliumResource, endpointsOf, isCiliumKind, ruleName, rulePath, sampleConn, yamlSnippet } from "../facts/cilium.js";
+import { ciliumEngine, listed } from "../util.js";
 
 type FqdnPart = Extract<PeerPart, { type: "fqdn" }>;
 
@@ -61,7 +61,7 @@ export default createRule({
             data: {
               rule: ruleName(spec, rule),
               fqdn: part.matchName !== undefined ? `matchName ${part.matchName}` : `matchPattern ${part.matchPattern}`,
-              workloads: listOf(stuck.map((w) => w.id)),
+              workloads: listed(stuck.map((w) => w.id)),
               name,
               conn: `${conn.protocol}/${conn.port}`,
             },

@@ -8,8 +8,8 @@
 import { CLUSTER_LABEL, IdentitySelector, POD_NAMESPACE_LABEL, parseSelectKey } from "../../layers/cilium/labels.js";
 import type { PeerPart } from "../../layers/cilium/index.js";
 import { createRule } from "../rule.js";
-import { ciliumResource, endpointsOf, listOf, podsMatchedBy, rawAt, ruleName, rulePath, yamlSnippet } from "../facts/cilium.js";
-import { ciliumEngine } from "../util.js";
+import { ciliumResource, endpointsOf, podsMatchedBy, rawAt, ruleName, rulePath, yamlSnippet } from "../facts/cilium.js";
+import { ciliumEngine, listed } from "../util.js";
 
 type SelectorPart = Extract<PeerPart, { type: "selector" }>;
 
@@ -90,7 +90,7 @@ export default createRule({
               member,
               selector: String(asWritten(part, policy.namespace!, scenario.profile.cilium.clusterName)),
               namespace: policy.namespace!,
-              peers: listOf(meant.map((w) => w.id)),
+              peers: listed(meant.map((w) => w.id)),
               elsewhere: namespaces.length === 1 ? `namespace ${namespaces[0]}` : `namespaces ${namespaces.join(", ")}`,
             },
             resource: ciliumResource(policy),

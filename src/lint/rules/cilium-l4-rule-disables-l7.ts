@@ -8,8 +8,8 @@ import type { CiliumEngine, CiliumPolicy, CiliumRule, CiliumSpec, L7Request } fr
 import type { Direction, Peer, PolicyRef, WireConn } from "../../layers/types.js";
 import type { Workload } from "../../model/types.js";
 import { createRule } from "../rule.js";
-import { OUTSIDE, ciliumResource, listOf, probeEngine, rawAt, ruleName, rulePath, yamlSnippet } from "../facts/cilium.js";
-import { ciliumEngine } from "../util.js";
+import { OUTSIDE, ciliumResource, probeEngine, rawAt, ruleName, rulePath, yamlSnippet } from "../facts/cilium.js";
+import { ciliumEngine, listed } from "../util.js";
 
 /** Requests that HTTP rules commonly refuse: an unlisted path, a write method, a stray Host. */
 const PROBE_REQUESTS: readonly L7Request[] = [
@@ -157,9 +157,9 @@ export default createRule({
         messageId: "shadowed",
         data: {
           l4: ruleName(s.l4.spec, s.l4.rule),
-          peers: listOf([...s.peers]),
+          peers: listed([...s.peers]),
           port: s.l7.port,
-          endpoints: listOf([...s.endpoints]),
+          endpoints: listed([...s.endpoints]),
           direction: s.direction,
           l7: ruleName(s.l7.spec, s.l7.rule),
           request: describeRequest(s.request),

@@ -11,8 +11,8 @@ import type { Entity } from "../../layers/cilium/labels.js";
 import type { Workload } from "../../model/types.js";
 import { ConnSet, IPSet } from "../../sets/index.js";
 import { createRule } from "../rule.js";
-import { ciliumResource, endpointsOf, isCiliumKind, listOf, podsMatchedBy, ruleName, yamlSnippet } from "../facts/cilium.js";
-import { ciliumEngine } from "../util.js";
+import { ciliumResource, endpointsOf, isCiliumKind, podsMatchedBy, ruleName, yamlSnippet } from "../facts/cilium.js";
+import { ciliumEngine, listed } from "../util.js";
 
 /** Entities whose traffic reaches the endpoint from outside its namespace on application ports. */
 const OPEN_ENTITIES: ReadonlySet<Entity> = new Set<Entity>(["world", "world-ipv4", "world-ipv6", "cluster", "ingress"]);
@@ -94,12 +94,12 @@ export default createRule({
         const endpoints = endpointsOf(scenario, engine, spec, rule.direction);
         if (endpoints.length === 0) continue;
         const pods = outsidePods(scenario, spec, rule, endpoints);
-        const outside = [...rule.peers.map(outsideNonPod).filter((x): x is string => x !== undefined), ...(pods.length > 0 ? [listOf(pods.map((p) => p.id))] : [])];
+        const outside = [...rule.peers.map(outsideNonPod).filter((x): x is string => x !== undefined), ...(pods.length > 0 ? [listed(pods.map((p) => p.id))] : [])];
         if (outside.length === 0) continue;
         const ports = portsToList(scenario, spec, rule, endpoints);
         report({
           messageId: "everyPort",
-          data: { rule: ruleName(spec, rule), peers: outside.join(", "), endpoints: listOf(endpoints.map((w) => w.id)), direction: rule.direction },
+          data: { rule: ruleName(spec, rule), peers: outside.join(", "), endpoints: listed(endpoints.map((w) => w.id)), direction: rule.direction },
           resource: ciliumResource(spec.policy),
           workloads: endpoints.map((w) => w.id),
           file: spec.policy.file,

@@ -6,8 +6,8 @@
  */
 import type { CiliumPolicy } from "../../layers/cilium/index.js";
 import { createRule } from "../rule.js";
-import { ciliumResource, endpointsOf, isCiliumKind, listOf, policyName, probeEngine, specPath } from "../facts/cilium.js";
-import { ciliumEngine } from "../util.js";
+import { ciliumResource, endpointsOf, isCiliumKind, policyName, probeEngine, specPath } from "../facts/cilium.js";
+import { ciliumEngine, listed } from "../util.js";
 
 /** Whether every rule of the policy is an allow rule that matches no peer: all it does is switch on default deny. */
 function onlyDefaultDeny(policy: CiliumPolicy): boolean {
@@ -39,9 +39,9 @@ export default createRule({
             messageId: "redundant",
             data: {
               policy: policyName(policy),
-              endpoints: listOf(endpoints.map((w) => w.id)),
+              endpoints: listed(endpoints.map((w) => w.id)),
               direction,
-              others: others.length > 0 ? listOf(others) : "the agent's policyEnforcementMode always",
+              others: others.length > 0 ? listed(others) : "the agent's policyEnforcementMode always",
             },
             resource: ciliumResource(policy),
             workloads: endpoints.map((w) => w.id),

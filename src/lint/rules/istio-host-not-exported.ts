@@ -16,8 +16,9 @@ import { hostSubsetOf, isWildcardHost } from "../../layers/istio/hosts.js";
 import { EXPORT_TO_ANNOTATION, type SidecarResource } from "../../layers/istio/sidecar-egress.js";
 import type { Manifest } from "../../load/types.js";
 import type { Service, Workload } from "../../model/types.js";
-import { entryProbe, listed, serviceEntryResource } from "../facts/istio.js";
+import { entryProbe, serviceEntryResource } from "../facts/istio.js";
 import { createRule, type ResourceRef } from "../rule.js";
+import { listed } from "../util.js";
 
 /** A registry object with its visibility. */
 interface Exported {

@@ -17,8 +17,9 @@ import type { PolicyRef } from "../../layers/types.js";
 import type { Service, ServicePort, Workload } from "../../model/types.js";
 import { resolveTargetPort, serviceBackends, traceFlow, type FlowTarget, type WirePath } from "../../path/index.js";
 import { authorizationAt, httpAttributes, meshModeOf, peerAuthenticationAt } from "../../path/mesh.js";
-import { attachedWorkloads, authzResource, enforcedSelectorPolicies, listed } from "../facts/istio.js";
+import { attachedWorkloads, authzResource, enforcedSelectorPolicies } from "../facts/istio.js";
 import { createRule } from "../rule.js";
+import { listed } from "../util.js";
 
 /** Fields only an mTLS peer can satisfy in an ALLOW rule (or, in their `not` form, escape in a DENY rule). */
 const IDENTITY_FIELDS = {

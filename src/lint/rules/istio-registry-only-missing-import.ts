@@ -16,9 +16,9 @@ import type { NetworkPolicy } from "../../layers/networkpolicy/index.js";
 import { egressListenerFor, type SidecarEgressListener, type SidecarResource } from "../../layers/istio/sidecar-egress.js";
 import { NAMESPACE_NAME_LABEL, type Service, type ServicePort, type Workload } from "../../model/types.js";
 import { resolveTargetPort, serviceBackends, traceFlow } from "../../path/index.js";
-import { listed, serviceNamedBy } from "../facts/istio.js";
+import { serviceNamedBy } from "../facts/istio.js";
 import { createRule } from "../rule.js";
-import { networkPolicies } from "../util.js";
+import { listed, networkPolicies } from "../util.js";
 
 interface Evidence {
   what: string;

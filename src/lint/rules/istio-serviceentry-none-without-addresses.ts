@@ -8,8 +8,9 @@
  * not name, on that port, is matched by the entry.
  */
 import { protocolClass } from "../../layers/istio/serviceentry.js";
-import { listed, serviceEntryResource, workloadsRoutedTo } from "../facts/istio.js";
+import { serviceEntryResource, workloadsRoutedTo } from "../facts/istio.js";
 import { createRule } from "../rule.js";
+import { listed } from "../util.js";
 
 /** An address no ServiceEntry is expected to name (RFC 5737 documentation range). */
 const UNRELATED_ADDRESS = "198.51.100.23";

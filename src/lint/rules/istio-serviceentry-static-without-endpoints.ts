@@ -3,8 +3,9 @@
  * istiod accepts it (semantics.md §4.9 r31), but its cluster has no endpoint, so
  * what the sidecar routes to it has nowhere to go.
  */
-import { listed, serviceEntryResource, workloadsRoutedTo } from "../facts/istio.js";
+import { serviceEntryResource, workloadsRoutedTo } from "../facts/istio.js";
 import { createRule } from "../rule.js";
+import { listed } from "../util.js";
 
 export default createRule({
   id: "istio-serviceentry-static-without-endpoints",

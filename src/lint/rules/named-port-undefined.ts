@@ -4,8 +4,8 @@
  * the entry matches no connection at all.
  */
 import { createRule } from "../rule.js";
-import { policyResource } from "../util.js";
-import { allowRules, definesPort, idList } from "../facts/networkpolicy.js";
+import { listed, policyResource } from "../util.js";
+import { allowRules, definesPort } from "../facts/networkpolicy.js";
 
 export default createRule({
   id: "named-port-undefined",
@@ -43,7 +43,7 @@ export default createRule({
           messageId: rule.direction,
           data: {
             rule: rule.text,
-            pods: idList(rule.subjects.map((w) => w.id).sort()),
+            pods: listed(rule.subjects.map((w) => w.id).sort()),
             count: destinations.length,
             protocol,
             name: port.name,

@@ -11,8 +11,8 @@ import type { Direction, PolicyRef, WireConn } from "../../layers/types.js";
 import type { Workload } from "../../model/types.js";
 import { traceFlow, type Hop } from "../../path/index.js";
 import { createRule } from "../rule.js";
-import { meshMode, policyResource } from "../util.js";
-import { allowRules, connText, identifyingLabels, idList, policyName, probeConns, yamlMap, type AllowRule } from "../facts/networkpolicy.js";
+import { listed, meshMode, policyResource } from "../util.js";
+import { allowRules, connText, identifyingLabels, policyName, probeConns, yamlMap, type AllowRule } from "../facts/networkpolicy.js";
 
 /** One subject–peer pair the rule admits and the peer's side denies on every admitted port. */
 interface BlockedPair {
@@ -124,7 +124,7 @@ export default createRule({
       const subjects = [...new Set(pairs.map((p) => p.subject.id))].sort();
       report({
         messageId: rule.direction,
-        data: { rule: rule.text, peers: idList(peers), subjects: idList(subjects), ports: connText(pairs.flatMap((p) => p.conns)), blocking: blockingText(pairs) },
+        data: { rule: rule.text, peers: listed(peers), subjects: listed(subjects), ports: connText(pairs.flatMap((p) => p.conns)), blocking: blockingText(pairs) },
         resource: policyResource(rule.ref),
         workloads: [...new Set([...peers, ...subjects])].sort(),
         file: rule.ref.file,
@@ -186,7 +186,7 @@ function blockingText(pairs: readonly BlockedPair[]): string {
     byPolicies.set(policies, (byPolicies.get(policies) ?? new Set()).add(p.peer.id));
   }
   return [...byPolicies]
-    .map(([policies, peers]) => `${idList([...peers].sort())} by ${policies}`)
+    .map(([policies, peers]) => `${listed([...peers].sort())} by ${policies}`)
     .sort()
     .join("; ");
 }

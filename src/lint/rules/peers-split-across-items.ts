@@ -7,8 +7,8 @@
 import { stringify } from "yaml";
 import type { FieldPath } from "../../load/types.js";
 import { createRule } from "../rule.js";
-import { idList, peerNamespaces, policyName, selectedPods, splitPeers } from "../facts/networkpolicy.js";
-import { networkPolicies } from "../util.js";
+import { peerNamespaces, policyName, selectedPods, splitPeers } from "../facts/networkpolicy.js";
+import { listed, networkPolicies } from "../util.js";
 
 function rawAt(root: unknown, path: FieldPath): unknown {
   let v = root;
@@ -46,10 +46,10 @@ export default createRule({
             rule: rule.index,
             namespaceSelector: String(namespaceItem.peer.namespaceSelector),
             podSelector: String(podItem.peer.podSelector),
-            namespaces: `namespace${namespaces.length === 1 ? "" : "s"} ${idList(namespaces)}`,
+            namespaces: `namespace${namespaces.length === 1 ? "" : "s"} ${listed(namespaces)}`,
             namespaceCount: count(split.namespacePods.length),
             policyNamespace: p.namespace,
-            combined: `${count(split.combinedPods.length)}: ${idList(split.combinedPods.map((w) => w.id))}`,
+            combined: `${count(split.combinedPods.length)}: ${listed(split.combinedPods.map((w) => w.id))}`,
           },
           resource: { kind: "NetworkPolicy", namespace: p.namespace, name: p.name },
           workloads: subjects.map((w) => w.id).sort(),

@@ -8,8 +8,8 @@ import type { Service, Workload } from "../../model/types.js";
 import { resolveTargetPort, serviceBackends } from "../../path/index.js";
 import type { Protocol } from "../../sets/index.js";
 import { createRule } from "../rule.js";
-import { policyResource } from "../util.js";
-import { allowRules, idList } from "../facts/networkpolicy.js";
+import { listed, policyResource } from "../util.js";
+import { allowRules } from "../facts/networkpolicy.js";
 
 interface Mismatch {
   service: Service;
@@ -59,7 +59,7 @@ export default createRule({
               port,
               services: [...new Set(mismatches.map((m) => m.service.id))].sort().join(", "),
               targets: targets.join(", "),
-              pods: idList([...new Set(mismatches.map((m) => m.backend.id))].sort()),
+              pods: listed([...new Set(mismatches.map((m) => m.backend.id))].sort()),
             },
             resource: policyResource(rule.ref),
             workloads: [...new Set([...rule.subjects.map((w) => w.id), ...mismatches.map((m) => m.backend.id)])].sort(),
