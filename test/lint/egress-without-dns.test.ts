@@ -156,3 +156,20 @@ spec:
     expect(findings[0]!.message).toContain("but NetworkPolicy kube-system/dns-closed denies it at the DNS server's ingress");
   });
 });
+
+describe("egress-without-dns with the tcp option", () => {
+  const withTcp = dns.replace("    port: 53\n    protocol: UDP\n---", "    port: 53\n    protocol: UDP\n  - name: dns-tcp\n    port: 53\n    protocol: TCP\n---");
+
+  it("reports, as info, a workload whose egress admits UDP 53 but not TCP 53", async () => {
+    const scenario = await scenarioFromYaml(withTcp + app(dnsRule));
+    expect(rule.run(scenario)).toEqual([]);
+    const findings = rule.run(scenario, { tcp: true });
+    expect(findings.map((f) => [f.severity, f.resource.name, f.workloads])).toEqual([["info", "web-out", ["app/web"]]]);
+    expect(findings[0]!.message).toContain("blocks TCP 53: answers too large for UDP");
+  });
+
+  it("does not report when TCP 53 is admitted too", async () => {
+    const both = dnsRule.replace("    - protocol: UDP\n      port: 53\n", "    - protocol: UDP\n      port: 53\n    - protocol: TCP\n      port: 53\n");
+    expect(rule.run(await scenarioFromYaml(withTcp + app(both)), { tcp: true })).toEqual([]);
+  });
+});

@@ -38,12 +38,20 @@ function admitsDnsToPods(scenario: Scenario, w: Workload): boolean {
 /** Stands for "any address" when the input has no DNS server. */
 const ANY_DNS_ADDRESS = "10.96.0.10";
 
-function dnsTarget(scenario: Scenario): { target: FlowTarget; what: string } {
+/**
+ * Where lookups go, per protocol: the kube-dns Service's port 53, else its pods, else
+ * any address. Without a TCP 53 port on the Service there is no TCP target (nothing to judge).
+ */
+function dnsTarget(scenario: Scenario): { target: FlowTarget; tcpTarget: FlowTarget | undefined; what: string } {
   const svc = scenario.cluster.services.find((s) => s.name === "kube-dns" && s.ports.some((p) => p.port === 53 && p.protocol === "UDP"));
-  if (svc) return { target: { kind: "service", service: svc, port: svc.ports.find((p) => p.port === 53 && p.protocol === "UDP")! }, what: `Service ${svc.id}` };
+  if (svc) {
+    const port = (protocol: string) => svc.ports.find((p) => p.port === 53 && p.protocol === protocol);
+    const tcp = port("TCP");
+    return { target: { kind: "service", service: svc, port: port("UDP")! }, tcpTarget: tcp && { kind: "service", service: svc, port: tcp }, what: `Service ${svc.id}` };
+  }
   const pods = scenario.cluster.workloads.find((w) => w.labels["k8s-app"] === "kube-dns");
-  if (pods) return { target: { kind: "workload", workload: pods }, what: pods.id };
-  return { target: { kind: "external", ip: ANY_DNS_ADDRESS }, what: "any DNS server" };
+  if (pods) return { target: { kind: "workload", workload: pods }, tcpTarget: { kind: "workload", workload: pods }, what: pods.id };
+  return { target: { kind: "external", ip: ANY_DNS_ADDRESS }, tcpTarget: { kind: "external", ip: ANY_DNS_ADDRESS }, what: "any DNS server" };
 }
 
 const NP_FIX =
@@ -55,42 +63,54 @@ export default createRule({
   id: "egress-without-dns",
   description: "A workload isolated for egress cannot reach kube-dns on UDP 53",
   severity: "error",
+  // TCP 53 carries truncated answers; many working setups open UDP only, so it is checked on request.
+  defaultOptions: { tcp: false },
   messages: {
     egress: "{{workloads}} {{are}} isolated for egress by {{policy}}, which does not let {{them}} reach {{dns}} on UDP 53: name resolution fails",
     ingress: "{{workloads}} {{are}} isolated for egress and allowed to reach {{dns}} on UDP 53, but {{policy}} denies it at the DNS server's ingress: name resolution fails",
+    tcp: "{{workloads}} {{are}} allowed to reach {{dns}} on UDP 53 but {{policy}} blocks TCP 53: answers too large for UDP (truncated, retried over TCP) fail",
   },
-  check({ scenario, report }) {
-    const { target, what } = dnsTarget(scenario);
+  check({ scenario, options, report }) {
+    const { target, tcpTarget, what } = dnsTarget(scenario);
     const dnsPods = new Set<Workload>(target.kind === "workload" ? [target.workload] : []);
     // One finding per blocking policy and side, listing every workload it cuts off.
-    const groups = new Map<string, { side: "egress" | "ingress"; policy: PolicyRef; workloads: string[] }>();
+    const groups = new Map<string, { side: "egress" | "ingress" | "tcp"; policy: PolicyRef; workloads: string[] }>();
+    const add = (side: "egress" | "ingress" | "tcp", policy: PolicyRef, w: Workload): void => {
+      const key = `${side} ${policy.kind} ${policy.namespace}/${policy.name}`;
+      const group = groups.get(key) ?? { side, policy, workloads: [] };
+      group.workloads.push(w.id);
+      groups.set(key, group);
+    };
     for (const w of scenario.cluster.workloads) {
       if (dnsPods.has(w) || w.hostNetwork) continue;
       const isolating = isolatingPolicies(scenario, w, "egress");
       if (isolating.length === 0) continue;
       if (target.kind === "service" && target.service.selector && Object.entries(target.service.selector).every(([k, v]) => w.labels[k] === v) && w.namespace === target.service.namespace) continue;
       const paths = traceFlow(scenario, { kind: "workload", workload: w }, target, { protocol: "UDP", port: 53 });
-      if (paths.some((p) => p.verdict === "allowed")) continue;
+      if (paths.some((p) => p.verdict === "allowed")) {
+        // UDP works; TCP 53 is what resolvers fall back to for truncated answers.
+        if (!options.tcp || !tcpTarget) continue;
+        const tcp = traceFlow(scenario, { kind: "workload", workload: w }, tcpTarget, { protocol: "TCP", port: 53 });
+        const blocked = tcp.find((p) => p.blocked)?.blocked;
+        if (tcp.every((p) => p.verdict !== "allowed") && blocked && (blocked.step === "egress" || blocked.step === "ingress") && blocked.policies[0]) add("tcp", blocked.policies[0], w);
+        continue;
+      }
       if (target.kind === "external" && admitsDnsToPods(scenario, w)) continue;
       const blocked = paths.find((p) => p.blocked)?.blocked;
-      const side = blocked?.step === "ingress" ? "ingress" : "egress";
-      const policy = blocked?.policies[0] ?? isolating[0]!;
-      const key = `${side} ${policy.kind} ${policy.namespace}/${policy.name}`;
-      const group = groups.get(key) ?? { side, policy, workloads: [] };
-      group.workloads.push(w.id);
-      groups.set(key, group);
+      add(blocked?.step === "ingress" ? "ingress" : "egress", blocked?.policies[0] ?? isolating[0]!, w);
     }
     for (const { side, policy, workloads } of groups.values()) {
       const many = workloads.length > 1;
       report({
         messageId: side,
+        ...(side === "tcp" ? { severity: "info" as const } : {}),
         data: { workloads: listed(workloads), are: many ? "are" : "is", them: many ? "them" : "it", policy: describePolicy(policy), dns: what },
         resource: policyResource(policy),
         workloads,
         file: policy.file,
         line: policy.line,
         // The egress side gets the rule to add; at the DNS server's ingress, the same peers in the other direction.
-        ...(side === "egress" ? { fix: policy.kind.startsWith("Cilium") ? CILIUM_FIX : NP_FIX } : {}),
+        ...(side !== "ingress" ? { fix: policy.kind.startsWith("Cilium") ? CILIUM_FIX : NP_FIX } : {}),
       });
     }
   },
