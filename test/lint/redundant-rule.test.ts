@@ -288,6 +288,17 @@ ${spec}---
     expect(found[0]!.fix).not.toContain("api");
   });
 
+  it("counts what a deny rule denies as covered: an allow for it changes nothing", async () => {
+    // 10.0.0.0/8 on http: 10.1.0.0/16 is denied anyway, the rest is allowed on every port by the second policy.
+    const first = cnp("first", `  ingress:\n  - fromCIDR: [10.0.0.0/8]\n    toPorts:\n    - ports:\n      - {port: http, protocol: TCP}\n  - fromEndpoints:\n    - {}\n`);
+    const second = cnp("second", `  ingress:\n  - fromCIDRSet:\n    - {cidr: 10.0.0.0/8, except: [10.1.0.0/16]}\n  ingressDeny:\n  - fromCIDR: [10.1.0.0/16]\n`);
+    const found = await findings(cluster + first + second);
+    expect(found.map((f) => [f.resource.name, f.line])).toEqual([["first", lineOf(cluster + first + second, "- fromCIDR: [10.0.0.0/8]")]]);
+    // The deny rule is not named as covering: only allow rules are.
+    expect(found[0]!.message).not.toContain("ingressDeny");
+    expect(found[0]!.message).toContain("second");
+  });
+
   it("reports a CIDR rule that the world entity covers, and not the world rule", async () => {
     const text = cluster + cnp("web-out", `  egress:\n  - toEntities: [world]\n${port("443")}  - toCIDRSet:\n    - {cidr: 10.0.0.0/8, except: [10.1.0.0/16]}\n${port("443")}`);
     expect((await findings(text)).map((f) => f.line)).toEqual([lineOf(text, "- toCIDRSet:")]);

@@ -582,6 +582,17 @@ function ciliumCompute(engine: CiliumEngine, workloads: readonly Workload[], nod
       (o) => o.rule.direction === direction && !removedPolicies.has(o.spec.policy) && !removed.has(o.rule) && !except(o) && !requiresAuthentication(o.spec, o.rule),
     );
 
+  /**
+   * The deny rules in force in `direction` at an endpoint class. What they deny needs no
+   * allow (deny wins over every allow), so they take part in covering as allow rules do;
+   * they are never named as covering.
+   */
+  const deniesAt = (direction: Direction, endpointClass: number): CiliumRuleSite[] =>
+    views[direction].selecting[endpointClass]!.flatMap((sj) =>
+      engine.specs[sj]!.rules.filter((r) => r.deny && r.direction === direction).map((rule) => ({ spec: engine.specs[sj]!, rule })),
+    );
+  const allowingOnly = (sites: Set<CiliumRuleSite>): CiliumRuleSite[] => [...sites].filter((o) => !o.rule.deny);
+
   /** The policies, other than `policy` and those already found, that keep an endpoint class in default deny. */
   const defaultDenyingOthers = (direction: Direction, endpointClass: number, policy: CiliumPolicy): CiliumPolicy[] =>
     views[direction].selecting[endpointClass]!.map((sj) => engine.specs[sj]!).filter(
@@ -609,7 +620,7 @@ function ciliumCompute(engine: CiliumEngine, workloads: readonly Workload[], nod
             break;
           }
           for (const p of keepers) isolatedBy.add(p);
-          const others = othersAt(direction, c, (o) => o.spec.policy === policy);
+          const others = [...othersAt(direction, c, (o) => o.spec.policy === policy), ...deniesAt(direction, c)];
           for (const site of sites[si]!) {
             if (site.rule.direction !== direction) continue;
             const r = view.contribution(site, c, others, overlapping);
@@ -625,7 +636,7 @@ function ciliumCompute(engine: CiliumEngine, workloads: readonly Workload[], nod
     // A policy that only puts endpoints in default deny is another lint's business.
     if (adds || !allowsAny) continue;
     removedPolicies.add(policy);
-    policies.push({ policy, coveredBy: [...overlapping], isolatedBy: [...isolatedBy], workloads: [...selected] });
+    policies.push({ policy, coveredBy: allowingOnly(overlapping), isolatedBy: [...isolatedBy], workloads: [...selected] });
   }
 
   /** Whether the endpoint stays in default deny without `site` (a spec with no rule left in a direction stops denying by default). */
@@ -656,13 +667,13 @@ function ciliumCompute(engine: CiliumEngine, workloads: readonly Workload[], nod
           adds = true;
           break;
         }
-        const r = view.contribution(site, c, othersAt(direction, c, (o) => o === site), overlapping);
+        const r = view.contribution(site, c, [...othersAt(direction, c, (o) => o === site), ...deniesAt(direction, c)], overlapping);
         allowsAny ||= r.allowsAny;
         if ((adds = r.adds)) break;
       }
       if (adds || !allowsAny) continue;
       removed.add(site.rule);
-      rules.push({ site, coveredBy: [...overlapping], workloads: view.workloadsOf.get(si) ?? [] });
+      rules.push({ site, coveredBy: allowingOnly(overlapping), workloads: view.workloadsOf.get(si) ?? [] });
     }
   }
   return { policies, rules };
