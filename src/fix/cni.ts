@@ -169,7 +169,7 @@ function describeRefs(refs: readonly PolicyRef[]): string {
   return refs.map((p) => `${p.kind} ${p.namespace ? `${p.namespace}/` : ""}${p.name} (${p.file}:${p.line})`).join(", ");
 }
 
-/** A Cilium deny rule decided the hop: its references name the rules, and the evaluator says so. */
+/** A Cilium deny rule decided the hop. */
 function isDenyRule(hop: Hop): boolean {
-  return hop.policies.length > 0 && hop.policies.every((p) => p.rule !== null) && /^denied by /.test(hop.reason);
+  return hop.byDenyRule === true;
 }

@@ -57,6 +57,8 @@ export interface Decision {
   reason: string;
   /** For a denial: why each rule of each isolating policy did not match. */
   misses: string[];
+  /** A deny rule decided (Cilium): no allow rule can override it, `policies` name the deny rules. */
+  byDenyRule?: boolean;
 }
 
 /** A piece of what an endpoint admits from (or sends to) addresses outside the cluster model. */

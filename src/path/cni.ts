@@ -244,6 +244,7 @@ export function toHop(layer: LayerId, endpoint: Workload, direction: Direction, 
     reason: d.reason,
     misses: d.misses,
     ...(d.verdict === "deny" && d.observed ? { observed: d.observed } : {}),
+    ...(d.byDenyRule ? { byDenyRule: true } : {}),
   };
 }
 

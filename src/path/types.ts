@@ -62,6 +62,8 @@ export interface Hop {
   proxy?: MeshProxy;
   /** For a denial: what the client observes. */
   observed?: Observed;
+  /** A deny rule decided this hop (Cilium): an allow rule cannot change it. */
+  byDenyRule?: boolean;
 }
 
 /** HTTP request attributes given with `reach --method/--path/--host`. */

@@ -405,6 +405,7 @@ export class CiliumEngine {
         isolated: true,
         policies: denying,
         reason: `denied by ${denying.map(refName).join(", ")}: a deny rule matches ${what} ${towards} ${v.text}, and deny rules take precedence over every allow`,
+        byDenyRule: true,
         misses: [],
         layer,
         observed: "timeout",
@@ -560,7 +561,7 @@ export class CiliumEngine {
       }
     }
     if (denying.length > 0) {
-      return { verdict: "deny", isolated: true, policies: denying, reason: `denied by ${denying.map(refName).join(", ")}: a deny rule covers ${what} to every outside address, so to ${host} too`, misses: [], layer, observed: "timeout" };
+      return { verdict: "deny", isolated: true, policies: denying, reason: `denied by ${denying.map(refName).join(", ")}: a deny rule covers ${what} to every outside address, so to ${host} too`, misses: [], layer, observed: "timeout", byDenyRule: true };
     }
     const defaultDeny = this.defaultDeny(endpoint, "egress");
     if (!defaultDeny) return allow(`${endpoint.id} is not in default deny for egress`, [], this.isolates(endpoint, "egress"));
