@@ -2,39 +2,9 @@ import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/istio-serviceentry-none-without-addresses.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
+import { deployment, istioMeshConfig, istioSidecar, namespace, sidecarInjection } from "../helpers/fixtures.js";
 
-const shop = (mode: string) => `apiVersion: v1
-kind: Namespace
-metadata:
-  name: shop
-  labels: {istio-injection: enabled}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: api
-  namespace: shop
-spec:
-  selector:
-    matchLabels: {app: api}
-  template:
-    metadata:
-      labels: {app: api}
-    spec:
-      containers:
-      - name: api
-        image: api
----
-apiVersion: networking.istio.io/v1
-kind: Sidecar
-metadata:
-  name: egress
-  namespace: shop
-spec:
-  outboundTrafficPolicy:
-    mode: ${mode}
----
-`;
+const shop = (mode: string) => namespace("shop", sidecarInjection) + deployment("shop", "api") + istioSidecar("shop", mode);
 
 const entry = (spec: string) => `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -88,18 +58,7 @@ describe("istio-serviceentry-none-without-addresses", () => {
   });
 
   it("does not report when the sidecars capture DNS (the entry gets an automatic address)", async () => {
-    const meshConfig = `apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: istio
-  namespace: istio-system
-data:
-  mesh: |
-    defaultConfig:
-      proxyMetadata:
-        ISTIO_META_DNS_CAPTURE: "true"
----
-`;
+    const meshConfig = istioMeshConfig('defaultConfig:\n  proxyMetadata:\n    ISTIO_META_DNS_CAPTURE: "true"\n');
     expect(lint(await scenarioFromYaml(meshConfig + shop("REGISTRY_ONLY") + entry(`  resolution: NONE\n${tcpPort}`)), [rule])).toEqual([]);
   });
 

@@ -1,33 +1,10 @@
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/istio-serviceentry-static-without-endpoints.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
+import { deployment, exampleText, namespace, sidecarInjection } from "../helpers/fixtures.js";
 
-const shop = `apiVersion: v1
-kind: Namespace
-metadata:
-  name: shop
-  labels: {istio-injection: enabled}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: api
-  namespace: shop
-spec:
-  selector:
-    matchLabels: {app: api}
-  template:
-    metadata:
-      labels: {app: api}
-    spec:
-      containers:
-      - name: api
-        image: api
----
-`;
+const shop = namespace("shop", sidecarInjection) + deployment("shop", "api");
 
 const entry = (extra: string) => `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -77,10 +54,7 @@ describe("istio-serviceentry-static-without-endpoints", () => {
 });
 
 describe("istio-serviceentry-static-without-endpoints on seed-egress", () => {
-  const dir = join(import.meta.dirname, "..", "..", "examples", "seed-egress");
-  const files = (d: string): string[] =>
-    readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(d, e.name)) : e.name.endsWith(".yaml") && e.name !== "expected.yaml" ? [join(d, e.name)] : []));
-  const example = files(dir).sort().map((f) => readFileSync(f, "utf8")).join("\n---\n");
+  const example = exampleText("seed-egress");
 
   it("finds nothing: §4.7's STATIC entries list their endpoints", async () => {
     expect(lint(await scenarioFromYaml(example), [rule])).toEqual([]);
