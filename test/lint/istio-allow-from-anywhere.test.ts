@@ -1,34 +1,11 @@
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/istio-allow-from-anywhere.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
+import { ambientMode, deployment, exampleText, namespace, sidecarInjection, type Labels } from "../helpers/fixtures.js";
 
-const app = (mode: string) => `apiVersion: v1
-kind: Namespace
-metadata:
-  name: shop
-  labels: {${mode}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: api
-  namespace: shop
-spec:
-  selector:
-    matchLabels: {app: api}
-  template:
-    metadata:
-      labels: {app: api}
-    spec:
-      containers:
-      - name: api
-        image: api
----
-`;
-const sidecar = app("istio-injection: enabled");
+const app = (mode: Labels) => namespace("shop", mode) + deployment("shop", "api");
+const sidecar = app(sidecarInjection);
 
 const policy = (rule: string, action = "ALLOW") => `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -84,16 +61,13 @@ describe("istio-allow-from-anywhere", () => {
   });
 
   it("does not report remoteIpBlocks at ztunnel, which never matches it in an ALLOW rule", async () => {
-    const text = app("istio.io/dataplane-mode: ambient") + policy(`  - from:\n    - source:\n        remoteIpBlocks: ["0.0.0.0/0"]`);
+    const text = app(ambientMode) + policy(`  - from:\n    - source:\n        remoteIpBlocks: ["0.0.0.0/0"]`);
     expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
   });
 });
 
 describe("istio-allow-from-anywhere on seed-kyma-ingress", () => {
-  const dir = join(import.meta.dirname, "..", "..", "examples", "seed-kyma-ingress");
-  const files = (d: string): string[] =>
-    readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(d, e.name)) : e.name.endsWith(".yaml") && e.name !== "expected.yaml" ? [join(d, e.name)] : []));
-  const example = files(dir).sort().map((f) => readFileSync(f, "utf8")).join("\n---\n");
+  const example = exampleText("seed-kyma-ingress");
 
   it("finds nothing in §3.2's list", async () => {
     expect(lint(await scenarioFromYaml(example), [rule])).toEqual([]);
