@@ -1,55 +1,12 @@
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/istio-ipblocks-behind-cluster-snat.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
+import { deployment, exampleText, namespace, node, service, sidecarInjection, type ServiceOptions } from "../helpers/fixtures.js";
 
-const node = (address: string) => `apiVersion: v1
-kind: Node
-metadata:
-  name: node-a
-status:
-  addresses:
-  - type: InternalIP
-    address: ${address}
----
-`;
-
-const gateway = (service: string) => `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: ingressgateway
-  namespace: istio-system
-spec:
-  selector:
-    matchLabels: {app: ingressgateway}
-  template:
-    metadata:
-      labels: {app: ingressgateway}
-    spec:
-      containers:
-      - name: istio-proxy
-        image: istio/proxyv2
-        args: [proxy, router]
-        ports:
-        - name: https
-          containerPort: 8443
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: ingressgateway
-  namespace: istio-system
-spec:
-${service}
-  selector: {app: ingressgateway}
-  ports:
-  - name: https
-    port: 443
-    targetPort: 8443
----
-`;
+const gateway = (options: ServiceOptions) =>
+  deployment("istio-system", "ingressgateway", { container: "istio-proxy", image: "istio/proxyv2", args: ["proxy", "router"], ports: [{ name: "https", containerPort: 8443 }] }) +
+  service("istio-system", "ingressgateway", [{ name: "https", port: 443, targetPort: 8443 }], options);
 
 const policy = (action: string, source: string) => `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -66,12 +23,12 @@ spec:
 ${source}
 `;
 
-const lb = (etp: string) => `  type: LoadBalancer\n  externalTrafficPolicy: ${etp}`;
+const lb = (externalTrafficPolicy: string): ServiceOptions => ({ type: "LoadBalancer", externalTrafficPolicy });
 const office = `        ipBlocks: ["163.223.48.163/32"]`;
 
 describe("istio-ipblocks-behind-cluster-snat", () => {
   it("reports an allow-list that refuses everyone once the node address replaces the client's", async () => {
-    const text = node("10.0.1.5") + gateway(lb("Cluster")) + policy("ALLOW", office);
+    const text = node("node-a", "10.0.1.5") + gateway(lb("Cluster")) + policy("ALLOW", office);
     const findings = lint(await scenarioFromYaml(text), [rule]);
     expect(findings).toHaveLength(1);
     expect(findings[0]).toMatchObject({
@@ -88,7 +45,7 @@ describe("istio-ipblocks-behind-cluster-snat", () => {
   });
 
   it("reports an allow-list that admits everyone when it contains the node address", async () => {
-    const text = node("10.0.1.5") + gateway(lb("Cluster")) + policy("ALLOW", `        remoteIpBlocks: ["163.223.48.163/32", "10.0.0.0/8"]`);
+    const text = node("node-a", "10.0.1.5") + gateway(lb("Cluster")) + policy("ALLOW", `        remoteIpBlocks: ["163.223.48.163/32", "10.0.0.0/8"]`);
     const findings = lint(await scenarioFromYaml(text), [rule]);
     expect(findings).toHaveLength(1);
     expect(findings[0]!.message).toContain("every outside client is admitted (e.g. 198.51.100.23");
@@ -97,12 +54,12 @@ describe("istio-ipblocks-behind-cluster-snat", () => {
   });
 
   it("takes Cluster as the default of a LoadBalancer Service", async () => {
-    const text = node("10.0.1.5") + gateway("  type: LoadBalancer") + policy("ALLOW", office);
+    const text = node("node-a", "10.0.1.5") + gateway({ type: "LoadBalancer" }) + policy("ALLOW", office);
     expect(lint(await scenarioFromYaml(text), [rule])).toHaveLength(1);
   });
 
   it("reports a DENY of every other address (notIpBlocks)", async () => {
-    const text = node("10.0.1.5") + gateway(lb("Cluster")) + policy("DENY", `        notIpBlocks: ["163.223.48.163/32"]`);
+    const text = node("node-a", "10.0.1.5") + gateway(lb("Cluster")) + policy("DENY", `        notIpBlocks: ["163.223.48.163/32"]`);
     const findings = lint(await scenarioFromYaml(text), [rule]);
     expect(findings).toHaveLength(1);
     expect(findings[0]!.message).toContain("refused");
@@ -116,42 +73,12 @@ describe("istio-ipblocks-behind-cluster-snat", () => {
   });
 
   it("reports a sidecar workload published by a NodePort Service", async () => {
-    const text = `${node("10.0.1.5")}apiVersion: v1
-kind: Namespace
-metadata:
-  name: shop
-  labels: {istio-injection: enabled}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: api
-  namespace: shop
-spec:
-  selector:
-    matchLabels: {app: api}
-  template:
-    metadata:
-      labels: {app: api}
-    spec:
-      containers:
-      - name: api
-        image: api
-        ports:
-        - {name: http, containerPort: 8080}
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: api
-  namespace: shop
-spec:
-  type: NodePort
-  selector: {app: api}
-  ports:
-  - {name: http, port: 80, targetPort: 8080}
----
-apiVersion: security.istio.io/v1
+    const text =
+      node("node-a", "10.0.1.5") +
+      namespace("shop", sidecarInjection) +
+      deployment("shop", "api", { ports: [{ name: "http", containerPort: 8080 }] }) +
+      service("shop", "api", [{ name: "http", port: 80, targetPort: 8080 }], { type: "NodePort" }) +
+      `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata:
   name: partners
@@ -171,31 +98,28 @@ spec:
   });
 
   it("does not report with externalTrafficPolicy Local", async () => {
-    expect(lint(await scenarioFromYaml(node("10.0.1.5") + gateway(lb("Local")) + policy("ALLOW", office)), [rule])).toEqual([]);
+    expect(lint(await scenarioFromYaml(node("node-a", "10.0.1.5") + gateway(lb("Local")) + policy("ALLOW", office)), [rule])).toEqual([]);
   });
 
   it("does not report a list that admits every address", async () => {
-    const text = node("10.0.1.5") + gateway(lb("Cluster")) + policy("ALLOW", `        ipBlocks: ["0.0.0.0/0"]`);
+    const text = node("node-a", "10.0.1.5") + gateway(lb("Cluster")) + policy("ALLOW", `        ipBlocks: ["0.0.0.0/0"]`);
     expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
   });
 
   it("does not report a Service outside clients cannot reach", async () => {
-    expect(lint(await scenarioFromYaml(node("10.0.1.5") + gateway("  type: ClusterIP") + policy("ALLOW", office)), [rule])).toEqual([]);
+    expect(lint(await scenarioFromYaml(node("node-a", "10.0.1.5") + gateway({ type: "ClusterIP" }) + policy("ALLOW", office)), [rule])).toEqual([]);
   });
 
   it("does not report an identity rule", async () => {
-    const text = node("10.0.1.5") + gateway(lb("Cluster")) + policy("ALLOW", `        namespaces: ["shop"]`);
+    const text = node("node-a", "10.0.1.5") + gateway(lb("Cluster")) + policy("ALLOW", `        namespaces: ["shop"]`);
     expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
   });
 });
 
 describe("istio-ipblocks-behind-cluster-snat on seed-kyma-ingress", () => {
-  const dir = join(import.meta.dirname, "..", "..", "examples", "seed-kyma-ingress");
-  const files = (d: string): string[] =>
-    readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(d, e.name)) : e.name.endsWith(".yaml") && e.name !== "expected.yaml" ? [join(d, e.name)] : []));
   /** The line of the first `needle` after `anchor`. */
   const lineAfter = (text: string, anchor: string, needle: string): number => text.slice(0, text.indexOf(needle, text.indexOf(anchor))).split("\n").length;
-  const example = files(dir).sort().map((f) => readFileSync(f, "utf8")).join("\n---\n");
+  const example = exampleText("seed-kyma-ingress");
 
   it("finds nothing with the §5.4 patch (Local)", async () => {
     expect(lint(await scenarioFromYaml(example), [rule])).toEqual([]);
