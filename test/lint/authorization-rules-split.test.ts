@@ -1,76 +1,17 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/authorization-rules-split.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
+import { ambientMode, deployment, exampleFile, namespace, service, sidecarInjection, useWaypoint, waypoint, type Labels } from "../helpers/fixtures.js";
 
-const base = `apiVersion: v1
-kind: Namespace
-metadata:
-  name: shop
-  labels:
-    istio-injection: enabled
----
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: front
-  labels:
-    istio-injection: enabled
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: api
-  namespace: shop
-spec:
-  selector:
-    matchLabels: {app: api}
-  template:
-    metadata:
-      labels: {app: api}
-    spec:
-      containers:
-      - name: api
-        image: api
-        ports:
-        - containerPort: 8080
-        - containerPort: 9090
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  namespace: front
-spec:
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-      - name: web
-        image: web
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: batch
-  namespace: shop
-spec:
-  selector:
-    matchLabels: {app: batch}
-  template:
-    metadata:
-      labels: {app: batch}
-    spec:
-      containers:
-      - name: batch
-        image: batch
----
-`;
+/** shop/api (8080, 9090) and shop/batch, front/web; `mesh` labels both namespaces, `shopLabels` shop besides. */
+const setup = (mesh: Labels, shopLabels: Labels = {}) =>
+  namespace("shop", { ...mesh, ...shopLabels }) +
+  namespace("front", mesh) +
+  deployment("shop", "api", { ports: [8080, 9090] }) +
+  deployment("front", "web") +
+  deployment("shop", "batch");
+const base = setup(sidecarInjection);
 
 const policy = (action: string, rules: string) => `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -139,42 +80,13 @@ describe("authorization-rules-split", () => {
   });
 
   it("does not report a policy that binds no mesh workload", async () => {
-    const text = (base + policy("ALLOW", split)).replaceAll("istio-injection: enabled", "team: a");
+    const text = setup({ team: "a" }) + policy("ALLOW", split);
     expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
   });
 
   it("reports the split of a policy a waypoint enforces (targetRefs), with mesh callers only", async () => {
-    const ambientSetup = base.replaceAll("istio-injection: enabled", "istio.io/dataplane-mode: ambient").replace(
-      "  name: shop\n  labels:\n",
-      "  name: shop\n  labels:\n    istio.io/use-waypoint: waypoint\n",
-    );
-    const extra = `apiVersion: v1
-kind: Service
-metadata:
-  name: api
-  namespace: shop
-spec:
-  selector: {app: api}
-  ports:
-  - name: http
-    port: 80
-    targetPort: 8080
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata:
-  name: waypoint
-  namespace: shop
-  labels:
-    istio.io/waypoint-for: service
-spec:
-  gatewayClassName: istio-waypoint
-  listeners:
-  - name: mesh
-    port: 15008
-    protocol: HBONE
----
-`;
+    const ambientSetup = setup(ambientMode, useWaypoint());
+    const extra = service("shop", "api", [{ name: "http", port: 80, targetPort: 8080 }]) + waypoint("shop");
     const rules = `  - from:\n    - source:\n        namespaces: ["front"]\n  - to:\n    - operation:\n        methods: ["GET"]\n`;
     const text = ambientSetup + extra + policy("ALLOW", rules).replace("  selector:\n    matchLabels: {app: api}\n", '  targetRefs:\n  - kind: Service\n    group: ""\n    name: api\n');
     expect(text).toContain("targetRefs");
@@ -189,8 +101,7 @@ spec:
   });
 
   describe("on seed-kyma-ingress (guide §3.4, the pod-level policy)", () => {
-    const dir = join(import.meta.dirname, "..", "..", "examples", "seed-kyma-ingress");
-    const read = (f: string): string => readFileSync(join(dir, f), "utf8");
+    const read = (f: string): string => exampleFile("seed-kyma-ingress", f);
     const setup = ["cluster/namespaces.yaml", "clients/clients.yaml", "istio-system/istiod.yaml", "istio-system/mesh-config.yaml", "garden/apps.yaml"].map(read).join("\n---\n");
     const policies = read("garden/authorization-policies.yaml");
 
