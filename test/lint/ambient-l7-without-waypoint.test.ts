@@ -4,6 +4,7 @@ import { traceFlow } from "../../src/path/index.js";
 import type { Scenario } from "../../src/analysis/scenario.js";
 import rule from "../../src/lint/rules/ambient-l7-without-waypoint.js";
 import { lineOf, scenarioFromYaml, workload } from "../helpers/cluster.js";
+import { ambientMode, deployment, namespace, service, sidecarInjection, useWaypoint, waypoint, type Labels } from "../helpers/fixtures.js";
 
 /** What the wire path says of a GET from app/client to api:8080: the rule's message must agree with it. */
 function clientToApi(s: Scenario): string {
@@ -11,80 +12,14 @@ function clientToApi(s: Scenario): string {
   return path!.blocked ? `denied at ${path!.blocked.step} by ${path!.blocked.proxy}` : "allowed";
 }
 
-const base = (nsLabels: string) => `apiVersion: v1
-kind: Namespace
-metadata:
-  name: app
-  labels:
-${nsLabels}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: api
-  namespace: app
-spec:
-  selector:
-    matchLabels: {app: api}
-  template:
-    metadata:
-      labels: {app: api}
-    spec:
-      containers:
-      - name: api
-        image: api
-        ports:
-        - name: http
-          containerPort: 8080
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: client
-  namespace: app
-spec:
-  selector:
-    matchLabels: {app: client}
-  template:
-    metadata:
-      labels: {app: client}
-    spec:
-      containers:
-      - name: client
-        image: client
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: api
-  namespace: app
-spec:
-  selector: {app: api}
-  ports:
-  - name: http
-    port: 80
-    targetPort: http
----
-`;
+/** app/api (http 8080) behind Service app/api, and app/client; `nsLabels` label namespace app. */
+const base = (nsLabels: Labels) =>
+  namespace("app", nsLabels) +
+  deployment("app", "api", { ports: [{ name: "http", containerPort: 8080 }] }) +
+  deployment("app", "client") +
+  service("app", "api", [{ name: "http", port: 80, targetPort: "http" }]);
 
-const ambient = "    istio.io/dataplane-mode: ambient";
-const withWaypoint = `${ambient}\n    istio.io/use-waypoint: waypoint`;
-
-const waypoint = `---
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata:
-  name: waypoint
-  namespace: app
-  labels:
-    istio.io/waypoint-for: service
-spec:
-  gatewayClassName: istio-waypoint
-  listeners:
-  - name: mesh
-    port: 15008
-    protocol: HBONE
-`;
+const withWaypoint = { ...ambientMode, ...useWaypoint() };
 
 const policy = (action: string, rules: string) => `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -105,7 +40,7 @@ const getOnly = `  - to:
 
 describe("ambient-l7-without-waypoint", () => {
   it("reports an ALLOW rule with methods on an ambient workload without a waypoint", async () => {
-    const text = base(ambient) + policy("ALLOW", getOnly);
+    const text = base(ambientMode) + policy("ALLOW", getOnly);
     const scenario = await scenarioFromYaml(text);
     const findings = lint(scenario, [rule]);
     // Even the GET the policy means to allow is refused by the ztunnel.
@@ -130,21 +65,21 @@ describe("ambient-l7-without-waypoint", () => {
 
   it("says the other rules still apply when only one rule is L7", async () => {
     const rules = `${getOnly}  - from:\n    - source:\n        namespaces: ["ops"]\n`;
-    const findings = lint(await scenarioFromYaml(base(ambient) + policy("ALLOW", rules)), [rule]);
+    const findings = lint(await scenarioFromYaml(base(ambientMode) + policy("ALLOW", rules)), [rule]);
     expect(findings).toHaveLength(1);
     expect(findings[0]!.message).toContain("the connections only this rule was meant to admit are denied");
   });
 
   it("reports a DENY rule with methods and ports as a wider deny", async () => {
     const rules = `  - to:\n    - operation:\n        methods: ["POST"]\n        ports: ["8080"]\n`;
-    const scenario = await scenarioFromYaml(base(ambient) + policy("DENY", rules));
+    const scenario = await scenarioFromYaml(base(ambientMode) + policy("DENY", rules));
     const findings = lint(scenario, [rule]);
     expect(clientToApi(scenario)).toBe("denied at authorization by ztunnel");
     expect(findings.map((f) => f.message)).toEqual([expect.stringContaining("denies every connection that matches the rest of the rule")]);
   });
 
   it("reports a DENY rule with methods only as denying nothing", async () => {
-    const text = base(ambient) + policy("DENY", `  - to:\n    - operation:\n        methods: ["POST"]\n`);
+    const text = base(ambientMode) + policy("DENY", `  - to:\n    - operation:\n        methods: ["POST"]\n`);
     const scenario = await scenarioFromYaml(text);
     const findings = lint(scenario, [rule]);
     expect(clientToApi(scenario)).toBe("allowed");
@@ -153,7 +88,7 @@ describe("ambient-l7-without-waypoint", () => {
 
   it("reports request principals and header conditions too", async () => {
     const rules = `  - from:\n    - source:\n        requestPrincipals: ["https://issuer/*"]\n    when:\n    - key: request.headers[x-tenant]\n      values: ["a"]\n`;
-    const text = base(ambient) + policy("ALLOW", rules);
+    const text = base(ambientMode) + policy("ALLOW", rules);
     const findings = lint(await scenarioFromYaml(text), [rule]);
     expect(findings).toHaveLength(1);
     expect(findings[0]!.message).toContain("from[0].requestPrincipals, when[0] request.headers[x-tenant]");
@@ -162,15 +97,15 @@ describe("ambient-l7-without-waypoint", () => {
 
   it("does not report a rule with L4 attributes only", async () => {
     const rules = `  - from:\n    - source:\n        namespaces: ["ops"]\n    to:\n    - operation:\n        ports: ["8080"]\n`;
-    expect(lint(await scenarioFromYaml(base(ambient) + policy("ALLOW", rules)), [rule])).toEqual([]);
+    expect(lint(await scenarioFromYaml(base(ambientMode) + policy("ALLOW", rules)), [rule])).toEqual([]);
   });
 
   it("does not report sidecar workloads: their proxy checks L7", async () => {
-    expect(lint(await scenarioFromYaml(base("    istio-injection: enabled") + policy("ALLOW", getOnly)), [rule])).toEqual([]);
+    expect(lint(await scenarioFromYaml(base(sidecarInjection) + policy("ALLOW", getOnly)), [rule])).toEqual([]);
   });
 
   it("does not report when a waypoint serves the workload's Service", async () => {
-    expect(lint(await scenarioFromYaml(base(withWaypoint) + policy("ALLOW", getOnly) + waypoint), [rule])).toEqual([]);
+    expect(lint(await scenarioFromYaml(base(withWaypoint) + waypoint("app") + policy("ALLOW", getOnly)), [rule])).toEqual([]);
   });
 
   it("still reports when the namespace names a waypoint that does not exist", async () => {
@@ -179,7 +114,7 @@ describe("ambient-l7-without-waypoint", () => {
   });
 
   it("does not report a policy that targets the Service with targetRefs", async () => {
-    const text = (base(withWaypoint) + policy("ALLOW", getOnly) + waypoint).replace("  selector:\n    matchLabels: {app: api}\n", '  targetRefs:\n  - kind: Service\n    group: ""\n    name: api\n');
+    const text = base(withWaypoint) + waypoint("app") + policy("ALLOW", getOnly).replace("  selector:\n    matchLabels: {app: api}\n", '  targetRefs:\n  - kind: Service\n    group: ""\n    name: api\n');
     expect(text).toContain("targetRefs");
     expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
   });
