@@ -2,62 +2,14 @@ import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/ambient-targetref-without-waypoint.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
+import { ambientMode, deployment, namespace, service, sidecarInjection, useWaypoint, waypoint, type Labels } from "../helpers/fixtures.js";
 
-const base = (nsLabels: string, svcLabels = "") => `apiVersion: v1
-kind: Namespace
-metadata:
-  name: app
-  labels:
-${nsLabels}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: api
-  namespace: app
-spec:
-  selector:
-    matchLabels: {app: api}
-  template:
-    metadata:
-      labels: {app: api}
-    spec:
-      containers:
-      - name: api
-        image: api
-        ports:
-        - containerPort: 8080
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: api
-  namespace: app${svcLabels}
-spec:
-  selector: {app: api}
-  ports:
-  - port: 80
-    targetPort: 8080
----
-`;
+/** app/api (8080) behind Service app/api labelled `svcLabels`; `nsLabels` label namespace app. */
+const base = (nsLabels: Labels, svcLabels?: Labels) =>
+  namespace("app", nsLabels) + deployment("app", "api", { ports: [8080] }) + service("app", "api", [{ port: 80, targetPort: 8080 }], svcLabels ? { labels: svcLabels } : {});
 
-const ambient = "    istio.io/dataplane-mode: ambient";
-
-const waypoint = (trafficType: string) => `---
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata:
-  name: waypoint
-  namespace: app
-  labels:
-    istio.io/waypoint-for: ${trafficType}
-spec:
-  gatewayClassName: istio-waypoint
-  listeners:
-  - name: mesh
-    port: 15008
-    protocol: HBONE
-`;
+const ambientWithWaypoint = { ...ambientMode, ...useWaypoint() };
+const waypointFor = (trafficFor: string) => waypoint("app", { trafficFor });
 
 const policy = (refs: string) => `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -78,11 +30,9 @@ const serviceRef = `  - kind: Service
     name: api
 `;
 
-const useWaypoint = "\n  labels:\n    istio.io/use-waypoint: waypoint";
-
 describe("ambient-targetref-without-waypoint", () => {
   it("reports a Service target that no waypoint serves", async () => {
-    const text = base(ambient) + policy(serviceRef);
+    const text = base(ambientMode) + policy(serviceRef);
     const findings = lint(await scenarioFromYaml(text), [rule]);
     expect(findings).toHaveLength(1);
     const f = findings[0]!;
@@ -102,26 +52,26 @@ describe("ambient-targetref-without-waypoint", () => {
   });
 
   it("does not report once the Service is bound to an existing waypoint", async () => {
-    expect(lint(await scenarioFromYaml(base(ambient, useWaypoint) + policy(serviceRef) + waypoint("service")), [rule])).toEqual([]);
+    expect(lint(await scenarioFromYaml(base(ambientMode, useWaypoint()) + waypointFor("service") + policy(serviceRef)), [rule])).toEqual([]);
   });
 
   it("does not report when the namespace label binds the Service", async () => {
-    expect(lint(await scenarioFromYaml(base(`${ambient}\n    istio.io/use-waypoint: waypoint`) + policy(serviceRef) + waypoint("service")), [rule])).toEqual([]);
+    expect(lint(await scenarioFromYaml(base(ambientWithWaypoint) + waypointFor("service") + policy(serviceRef)), [rule])).toEqual([]);
   });
 
   it("reports a label naming a waypoint that is missing", async () => {
-    const findings = lint(await scenarioFromYaml(base(ambient, useWaypoint) + policy(serviceRef)), [rule]);
+    const findings = lint(await scenarioFromYaml(base(ambientMode, useWaypoint()) + policy(serviceRef)), [rule]);
     expect(findings).toHaveLength(1);
     expect(findings[0]!.message).toContain("app/waypoint");
   });
 
   it("reports a waypoint that serves workloads only", async () => {
-    const findings = lint(await scenarioFromYaml(base(ambient, useWaypoint) + policy(serviceRef) + waypoint("workload")), [rule]);
+    const findings = lint(await scenarioFromYaml(base(ambientMode, useWaypoint()) + waypointFor("workload") + policy(serviceRef)), [rule]);
     expect(findings.map((f) => f.workloads)).toEqual([["app/api"]]);
   });
 
   it("reports sidecar backends too: sidecars ignore targetRefs policies", async () => {
-    const findings = lint(await scenarioFromYaml(base("    istio-injection: enabled") + policy(serviceRef)), [rule]);
+    const findings = lint(await scenarioFromYaml(base(sidecarInjection) + policy(serviceRef)), [rule]);
     expect(findings.map((f) => f.workloads)).toEqual([["app/api"]]);
   });
 
@@ -140,7 +90,7 @@ spec:
     protocol: TLS
   resolution: DNS
 `;
-    const text = base(ambient) + policy(`${serviceRef}  - kind: ServiceEntry\n    group: networking.istio.io\n    name: partner\n`) + entry;
+    const text = base(ambientMode) + policy(`${serviceRef}  - kind: ServiceEntry\n    group: networking.istio.io\n    name: partner\n`) + entry;
     const findings = lint(await scenarioFromYaml(text), [rule]);
     expect(findings.map((f) => [f.line, f.workloads])).toEqual([
       [lineOf(text, "  - kind: Service"), ["app/api"]],
@@ -151,14 +101,14 @@ spec:
 
   it("does not report a Gateway target or a Service the input does not have", async () => {
     const refs = `  - kind: Gateway\n    group: gateway.networking.k8s.io\n    name: waypoint\n  - kind: Service\n    group: ""\n    name: elsewhere\n`;
-    expect(lint(await scenarioFromYaml(base(ambient) + policy(refs)), [rule])).toEqual([]);
+    expect(lint(await scenarioFromYaml(base(ambientMode) + policy(refs)), [rule])).toEqual([]);
   });
 
   describe("a Gateway target", () => {
     const gatewayRef = `  - kind: Gateway\n    group: gateway.networking.k8s.io\n    name: waypoint\n`;
 
     it("reports a waypoint that nothing in its namespace uses", async () => {
-      const text = base(ambient) + policy(gatewayRef) + waypoint("service");
+      const text = base(ambientMode) + waypointFor("service") + policy(gatewayRef);
       const findings = lint(await scenarioFromYaml(text), [rule]);
       expect(findings).toHaveLength(1);
       expect(findings[0]).toMatchObject({ resource: { name: "api-in" }, workloads: [], line: lineOf(text, "  - kind: Gateway") });
@@ -167,23 +117,23 @@ spec:
     });
 
     it("does not report once the namespace uses the waypoint", async () => {
-      const text = base(`${ambient}\n    istio.io/use-waypoint: waypoint`) + policy(gatewayRef) + waypoint("service");
+      const text = base(ambientWithWaypoint) + waypointFor("service") + policy(gatewayRef);
       expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
     });
 
     it("does not report once the Service uses the waypoint", async () => {
-      expect(lint(await scenarioFromYaml(base(ambient, useWaypoint) + policy(gatewayRef) + waypoint("service")), [rule])).toEqual([]);
+      expect(lint(await scenarioFromYaml(base(ambientMode, useWaypoint()) + waypointFor("service") + policy(gatewayRef)), [rule])).toEqual([]);
     });
 
     it("does not report a waypoint that admits other namespaces (their objects may not be in the input)", async () => {
-      const text = base(ambient) + policy(gatewayRef) + waypoint("service").replace("    protocol: HBONE\n", "    protocol: HBONE\n    allowedRoutes:\n      namespaces:\n        from: All\n");
+      const text = base(ambientMode) + waypointFor("service").replace("    protocol: HBONE\n", "    protocol: HBONE\n    allowedRoutes:\n      namespaces:\n        from: All\n") + policy(gatewayRef);
       expect(text).toContain("from: All");
       expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
     });
   });
 
   it("does not report selector policies", async () => {
-    const text = (base(ambient) + policy(serviceRef)).replace(`  targetRefs:\n${serviceRef}`, "  selector:\n    matchLabels: {app: api}\n");
+    const text = (base(ambientMode) + policy(serviceRef)).replace(`  targetRefs:\n${serviceRef}`, "  selector:\n    matchLabels: {app: api}\n");
     expect(text).not.toContain("targetRefs");
     expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
   });
