@@ -1,76 +1,13 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/mesh-control-plane-unreachable.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
+import { ambientMode, deployment, exampleFile, istioInstallation, namespace, sidecarInjection, type Labels } from "../helpers/fixtures.js";
 
-const istiod = `apiVersion: v1
-kind: Namespace
-metadata:
-  name: istio-system
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: istiod
-  namespace: istio-system
-spec:
-  selector:
-    matchLabels: {app: istiod}
-  template:
-    metadata:
-      labels: {app: istiod, istio: pilot}
-    spec:
-      containers:
-      - name: discovery
-        image: pilot
-        ports:
-        - containerPort: 15010
-        - containerPort: 15012
-        - containerPort: 15017
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: istiod
-  namespace: istio-system
-spec:
-  selector: {app: istiod}
-  ports:
-  - name: grpc-xds
-    port: 15010
-  - name: https-dns
-    port: 15012
----
-`;
+const istiod = istioInstallation();
 
-const app = (nsLabel: string) => `apiVersion: v1
-kind: Namespace
-metadata:
-  name: shop
-  labels:
-    ${nsLabel}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  namespace: shop
-spec:
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-      - name: web
-        image: web
-        ports:
-        - containerPort: 8080
----
-`;
+/** shop/web (8080) in namespace shop labelled `nsLabels`. */
+const app = (nsLabels: Labels) => namespace("shop", nsLabels) + deployment("shop", "web", { ports: [8080] });
 
 const denyEgress = `apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -101,12 +38,10 @@ spec:
       port: ${port}
 `;
 
-const sidecar = "istio-injection: enabled";
-const ambient = "istio.io/dataplane-mode: ambient";
 
 describe("mesh-control-plane-unreachable", () => {
   it("reports a sidecar workload whose egress does not reach istiod on 15012", async () => {
-    const text = istiod + app(sidecar) + denyEgress;
+    const text = istiod + app(sidecarInjection) + denyEgress;
     const findings = lint(await scenarioFromYaml(text), [rule]);
     expect(findings).toHaveLength(1);
     expect(findings[0]).toMatchObject({
@@ -125,42 +60,25 @@ describe("mesh-control-plane-unreachable", () => {
   });
 
   it("does not report once 15012 to istio-system is admitted", async () => {
-    expect(lint(await scenarioFromYaml(istiod + app(sidecar) + denyEgress + allowIstiod(15012)), [rule])).toEqual([]);
+    expect(lint(await scenarioFromYaml(istiod + app(sidecarInjection) + denyEgress + allowIstiod(15012)), [rule])).toEqual([]);
   });
 
   it("still reports when only 15010 (plaintext xDS) is admitted", async () => {
-    const findings = lint(await scenarioFromYaml(istiod + app(sidecar) + denyEgress + allowIstiod(15010)), [rule]);
+    const findings = lint(await scenarioFromYaml(istiod + app(sidecarInjection) + denyEgress + allowIstiod(15010)), [rule]);
     expect(findings.map((f) => f.workloads)).toEqual([["shop/web"]]);
   });
 
   it("does not report ambient pods: ztunnel talks to istiod for them", async () => {
-    expect(lint(await scenarioFromYaml(istiod + app(ambient) + denyEgress), [rule])).toEqual([]);
+    expect(lint(await scenarioFromYaml(istiod + app(ambientMode) + denyEgress), [rule])).toEqual([]);
   });
 
   it("does not report pods outside the mesh", async () => {
-    expect(lint(await scenarioFromYaml(istiod + app("team: a") + denyEgress), [rule])).toEqual([]);
+    expect(lint(await scenarioFromYaml(istiod + app({ team: "a" }) + denyEgress), [rule])).toEqual([]);
   });
 
   it("reports a gateway proxy cut off from istiod", async () => {
-    const gateway = `---
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: ingress
-  namespace: shop
-spec:
-  selector:
-    matchLabels: {app: ingress}
-  template:
-    metadata:
-      labels: {app: ingress, sidecar.istio.io/inject: "false"}
-    spec:
-      containers:
-      - name: istio-proxy
-        image: proxyv2
-        args: ["proxy", "router"]
-`;
-    const findings = lint(await scenarioFromYaml(istiod + app("team: a") + denyEgress + gateway), [rule]);
+    const gateway = deployment("shop", "ingress", { labels: { app: "ingress", "sidecar.istio.io/inject": "false" }, container: "istio-proxy", image: "proxyv2", args: ["proxy", "router"] });
+    const findings = lint(await scenarioFromYaml(istiod + app({ team: "a" }) + gateway + denyEgress), [rule]);
     expect(findings.map((f) => f.workloads)).toEqual([["shop/ingress"]]);
     expect(findings[0]!.message).toContain("gateway proxy");
   });
@@ -181,7 +99,7 @@ spec:
         matchLabels:
           kubernetes.io/metadata.name: other
 `;
-    const text = istiod + app(sidecar) + denyIngress;
+    const text = istiod + app(sidecarInjection) + denyIngress;
     const findings = lint(await scenarioFromYaml(text), [rule]);
     expect(findings).toHaveLength(1);
     expect(findings[0]).toMatchObject({ resource: { kind: "NetworkPolicy", namespace: "istio-system", name: "istiod-ingress" }, workloads: ["shop/web"] });
@@ -191,13 +109,12 @@ spec:
   });
 
   it("decides nothing when the input has no istiod", async () => {
-    const text = app(sidecar) + denyEgress;
+    const text = app(sidecarInjection) + denyEgress;
     expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
   });
 
   describe("on seed-ambient-sidecar", () => {
-    const dir = join(import.meta.dirname, "..", "..", "examples", "seed-ambient-sidecar");
-    const read = (f: string): string => readFileSync(join(dir, f), "utf8");
+    const read = (f: string): string => exampleFile("seed-ambient-sidecar", f);
     const sidecarPolicies = read("sidecar-app-network-policies.yaml");
     const setup = (sidecarApp: string) =>
       `${read("namespaces.yaml")}\n---\n${read("workloads.yaml")}\n---\n${read("ambient-app-network-policies.yaml")}\n---\n${sidecarApp}`;
