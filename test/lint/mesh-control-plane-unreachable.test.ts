@@ -38,7 +38,6 @@ spec:
       port: ${port}
 `;
 
-
 describe("mesh-control-plane-unreachable", () => {
   it("reports a sidecar workload whose egress does not reach istiod on 15012", async () => {
     const text = istiod + app(sidecarInjection) + denyEgress;
