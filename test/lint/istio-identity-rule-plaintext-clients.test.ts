@@ -1,52 +1,12 @@
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/istio-identity-rule-plaintext-clients.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
+import { ambientMode, deployment, exampleText, namespace, service, sidecarInjection, type Labels } from "../helpers/fixtures.js";
 
-const namespace = (name: string, labels: string) => `apiVersion: v1
-kind: Namespace
-metadata:
-  name: ${name}
-  labels: {${labels}}
----
-`;
-
-const deployment = (ns: string, name: string, podLabels: string) => `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: ${name}
-  namespace: ${ns}
-spec:
-  selector:
-    matchLabels: {app: ${name}}
-  template:
-    metadata:
-      labels: {app: ${name}${podLabels}}
-    spec:
-      containers:
-      - name: main
-        image: ${name}
-        ports:
-        - name: http
-          containerPort: 8080
----
-`;
-
-const service = `apiVersion: v1
-kind: Service
-metadata:
-  name: api
-  namespace: shop
-spec:
-  selector: {app: api}
-  ports:
-  - name: http
-    port: 80
-    targetPort: 8080
----
-`;
+/** Deployment `ns/name` serving http on 8080, its pods labelled `{app: name}` and `podLabels`. */
+const app = (ns: string, name: string, podLabels: Labels = {}) => deployment(ns, name, { labels: { app: name, ...podLabels }, ports: [{ name: "http", containerPort: 8080 }] });
+const apiService = service("shop", "api", [{ name: "http", port: 80, targetPort: 8080 }]);
 
 const policy = (action: string, source: string) => `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -64,8 +24,8 @@ spec:
 ---
 `;
 
-const shop = namespace("shop", "istio-injection: enabled") + deployment("shop", "api", "") + service;
-const cronWithoutSidecar = deployment("shop", "cron", ", sidecar.istio.io/inject: \"false\"");
+const shop = namespace("shop", sidecarInjection) + app("shop", "api") + apiService;
+const cronWithoutSidecar = app("shop", "cron", { "sidecar.istio.io/inject": "false" });
 
 describe("istio-identity-rule-plaintext-clients", () => {
   it("reports an ALLOW by namespace that a client of that namespace without a sidecar cannot match", async () => {
@@ -93,18 +53,18 @@ describe("istio-identity-rule-plaintext-clients", () => {
   });
 
   it("reports an ambient destination, whose ztunnel sees no identity either", async () => {
-    const text = namespace("shop", "istio.io/dataplane-mode: ambient") + deployment("shop", "api", "") + service + deployment("shop", "cron", ", istio.io/dataplane-mode: none") + policy("ALLOW", `namespaces: ["shop"]`);
+    const text = namespace("shop", ambientMode) + app("shop", "api") + apiService + app("shop", "cron", { "istio.io/dataplane-mode": "none" }) + policy("ALLOW", `namespaces: ["shop"]`);
     const findings = lint(await scenarioFromYaml(text), [rule]);
     expect(findings.map((f) => f.workloads)).toEqual([["shop/api", "shop/cron"]]);
   });
 
   it("does not report when the client is in the mesh", async () => {
-    const text = shop + deployment("shop", "cron", "") + policy("ALLOW", `namespaces: ["shop"]`);
+    const text = shop + app("shop", "cron") + policy("ALLOW", `namespaces: ["shop"]`);
     expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
   });
 
   it("does not report a client the rule would refuse with its identity too", async () => {
-    const text = shop + namespace("legacy", "team: legacy") + deployment("legacy", "cron", "") + policy("ALLOW", `namespaces: ["shop"]`);
+    const text = shop + namespace("legacy", { team: "legacy" }) + app("legacy", "cron") + policy("ALLOW", `namespaces: ["shop"]`);
     expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
   });
 
@@ -158,10 +118,7 @@ spec:
 });
 
 describe("istio-identity-rule-plaintext-clients on seed-kyma-ingress", () => {
-  const dir = join(import.meta.dirname, "..", "..", "examples", "seed-kyma-ingress");
-  const files = (d: string): string[] =>
-    readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(d, e.name)) : e.name.endsWith(".yaml") && e.name !== "expected.yaml" ? [join(d, e.name)] : []));
-  const example = files(dir).sort().map((f) => readFileSync(f, "utf8")).join("\n---\n");
+  const example = exampleText("seed-kyma-ingress");
 
   it("finds nothing: legacy/batch is not among §3.3's namespaces, with or without a sidecar", async () => {
     expect(lint(await scenarioFromYaml(example), [rule])).toEqual([]);
