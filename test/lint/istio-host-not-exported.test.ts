@@ -1,68 +1,19 @@
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/istio-host-not-exported.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
+import { deployment, exampleText, istioSidecar, namespace, service, sidecarInjection, type Labels } from "../helpers/fixtures.js";
 
-const app = (ns: string, name: string) => `apiVersion: v1
-kind: Namespace
-metadata:
-  name: ${ns}
-  labels: {istio-injection: enabled}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: ${name}
-  namespace: ${ns}
-spec:
-  selector:
-    matchLabels: {app: ${name}}
-  template:
-    metadata:
-      labels: {app: ${name}}
-    spec:
-      containers:
-      - name: main
-        image: ${name}
-        ports:
-        - containerPort: 8080
----
-`;
+/** Namespace `ns` with sidecars and its Deployment `name` (8080). */
+const app = (ns: string, name: string) => namespace(ns, sidecarInjection) + deployment(ns, name, { ports: [8080] });
 
-const ordersService = (annotations: string) => `apiVersion: v1
-kind: Service
-metadata:
-  name: orders
-  namespace: orders
-${annotations}
-spec:
-  selector: {app: orders}
-  ports:
-  - name: http
-    port: 80
-    targetPort: 8080
----
-`;
+const ordersService = (annotations?: Labels) => service("orders", "orders", [{ name: "http", port: 80, targetPort: 8080 }], annotations ? { annotations } : {});
 
-const sidecar = (hosts: string) => `apiVersion: networking.istio.io/v1
-kind: Sidecar
-metadata:
-  name: egress
-  namespace: shop
-spec:
-  outboundTrafficPolicy:
-    mode: REGISTRY_ONLY
-  egress:
-  - hosts:
-    - "./*"
-    - "${hosts}"
----
-`;
+/** The Sidecar of shop: REGISTRY_ONLY, importing its own namespace and `host`. */
+const sidecar = (host: string) => istioSidecar("shop", "REGISTRY_ONLY", { hosts: ["./*", host] });
 
 const base = app("shop", "api") + app("orders", "orders");
-const onlyOwnNamespace = `  annotations:\n    networking.istio.io/exportTo: "."`;
+const onlyOwnNamespace = { "networking.istio.io/exportTo": "." };
 
 describe("istio-host-not-exported", () => {
   it("reports a Service a Sidecar imports by name but does not see", async () => {
@@ -111,7 +62,7 @@ spec:
   });
 
   it("does not report a Service exported to the importing namespace", async () => {
-    const text = base + ordersService(`  annotations:\n    networking.istio.io/exportTo: ".,shop"`) + sidecar("orders/orders.orders.svc.cluster.local");
+    const text = base + ordersService({ "networking.istio.io/exportTo": ".,shop" }) + sidecar("orders/orders.orders.svc.cluster.local");
     expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
   });
 
@@ -138,7 +89,7 @@ spec:
     expect(findings).toHaveLength(1);
     expect(findings[0]).toMatchObject({ resource: { kind: "Service", name: "orders" }, workloads: ["shop/api"], line: lineOf(text, "networking.istio.io/exportTo") });
     expect(findings[0]!.message).toContain(`VirtualService shop/orders-route sends traffic to orders.orders.svc.cluster.local (test.yaml:${lineOf(text, "host: orders.orders.svc.cluster.local")})`);
-    expect(lint(await scenarioFromYaml(base + ordersService("") + vs), [rule])).toEqual([]);
+    expect(lint(await scenarioFromYaml(base + ordersService() + vs), [rule])).toEqual([]);
   });
 
   it("reports a DestinationRule in a namespace that does not see its host", async () => {
@@ -157,15 +108,12 @@ spec:
     const findings = lint(await scenarioFromYaml(text), [rule]);
     expect(findings).toHaveLength(1);
     expect(findings[0]!.message).toContain("DestinationRule shop/orders there configures orders.orders.svc.cluster.local");
-    expect(lint(await scenarioFromYaml(base + ordersService("") + dr), [rule])).toEqual([]);
+    expect(lint(await scenarioFromYaml(base + ordersService() + dr), [rule])).toEqual([]);
   });
 });
 
 describe("istio-host-not-exported on seed-kyma-ingress", () => {
-  const dir = join(import.meta.dirname, "..", "..", "examples", "seed-kyma-ingress");
-  const files = (d: string): string[] =>
-    readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(d, e.name)) : e.name.endsWith(".yaml") && e.name !== "expected.yaml" ? [join(d, e.name)] : []));
-  const example = files(dir).sort().map((f) => readFileSync(f, "utf8")).join("\n---\n");
+  const example = exampleText("seed-kyma-ingress");
 
   it("finds nothing as shipped", async () => {
     expect(lint(await scenarioFromYaml(example), [rule])).toEqual([]);
