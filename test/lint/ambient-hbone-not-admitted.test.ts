@@ -2,39 +2,12 @@ import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/ambient-hbone-not-admitted.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
+import { ambientMode, namespace, pod, type Labels } from "../helpers/fixtures.js";
 
-const base = `apiVersion: v1
-kind: Namespace
-metadata:
-  name: app
-  labels:
-    istio.io/dataplane-mode: ambient
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: client
-  namespace: app
-  labels: {app: client}
-spec:
-  containers:
-  - name: c
-    image: c
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: server
-  namespace: app
-  labels: {app: server}
-spec:
-  containers:
-  - name: s
-    image: s
-    ports:
-    - containerPort: 8080
----
-`;
+/** Pods app/client and app/server (8080), the server with an injected sidecar when `sidecarServer`. */
+const setup = (nsLabels: Labels, { sidecarServer = false } = {}) =>
+  namespace("app", nsLabels) + pod("app", "client") + pod("app", "server", { ports: [8080], sidecar: sidecarServer });
+const base = setup(ambientMode);
 
 const policy = (ports: string) => `apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -74,7 +47,7 @@ describe("ambient-hbone-not-admitted", () => {
   });
 
   it("does not report outside the mesh", async () => {
-    const text = (base + policy("    - port: 8080\n")).replace("    istio.io/dataplane-mode: ambient\n", "    team: a\n");
+    const text = setup({ team: "a" }) + policy("    - port: 8080\n");
     expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
   });
 });
@@ -111,9 +84,7 @@ describe("ambient-hbone-not-admitted at the client's egress", () => {
   });
 
   it("reports a sidecar server whose ingress admits 8080 but not 15008 from an ambient client", async () => {
-    const sidecarServer = base
-      .replace("  name: server\n  namespace: app\n", "  name: server\n  namespace: app\n  annotations: {sidecar.istio.io/status: '{}'}\n")
-      .replace("  - name: s\n    image: s\n", "  - name: s\n    image: s\n  - name: istio-proxy\n    image: proxyv2\n");
+    const sidecarServer = setup(ambientMode, { sidecarServer: true });
     const scenarioText = sidecarServer + policy("    - port: 8080\n");
     const findings = lint(await scenarioFromYaml(scenarioText), [rule]);
     expect(findings).toHaveLength(1);
