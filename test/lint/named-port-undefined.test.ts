@@ -1,39 +1,16 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/named-port-undefined.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
+import { exampleFile, pod } from "../helpers/fixtures.js";
 
-const pods = `apiVersion: v1
-kind: Pod
-metadata:
-  name: web
-  namespace: app
-  labels: {app: web}
-spec:
-  containers:
-  - name: c
-    image: c
-    ports:
-    - name: web
-      containerPort: 8080
-    - name: dns
-      containerPort: 5353
-      protocol: UDP
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: client
-  namespace: app
-  labels: {app: client}
-spec:
-  containers:
-  - name: c
-    image: c
----
-`;
+const pods =
+  pod("app", "web", {
+    ports: [
+      { name: "web", containerPort: 8080 },
+      { name: "dns", containerPort: 5353, protocol: "UDP" },
+    ],
+  }) + pod("app", "client");
 
 const ingress = (port: string) => `apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -154,8 +131,7 @@ describe("named-port-undefined (Cilium)", () => {
 });
 
 describe("named-port-undefined on seed-cilium-baselines", () => {
-  const dir = join(import.meta.dirname, "..", "..", "examples", "seed-cilium-baselines");
-  const read = (f: string) => readFileSync(join(dir, f), "utf8");
+  const read = (f: string) => exampleFile("seed-cilium-baselines", f);
   const setup = `${read("cluster/namespaces.yaml")}\n---\n${read("workloads/apps.yaml")}\n---\n`;
   const scrape = read("network-policy/baselines/prometheus-scrape.yaml");
 
