@@ -2,43 +2,11 @@ import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/service-port-not-target-port.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
+import { pod, service, type ContainerPort } from "../helpers/fixtures.js";
 
-const setup = (containerPorts = "    - name: http\n      containerPort: 8080\n") => `apiVersion: v1
-kind: Pod
-metadata:
-  name: web
-  namespace: app
-  labels: {app: web}
-spec:
-  containers:
-  - name: c
-    image: c
-    ports:
-${containerPorts}---
-apiVersion: v1
-kind: Pod
-metadata:
-  name: client
-  namespace: app
-  labels: {app: client}
-spec:
-  containers:
-  - name: c
-    image: c
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: web
-  namespace: app
-spec:
-  selector: {app: web}
-  ports:
-  - name: http
-    port: 80
-    targetPort: http
----
-`;
+/** Pod app/web with `ports` behind Service app/web (80 to the port named http), and pod app/client. */
+const setup = (ports: readonly ContainerPort[] = [{ name: "http", containerPort: 8080 }]) =>
+  pod("app", "web", { ports }) + pod("app", "client") + service("app", "web", [{ name: "http", port: 80, targetPort: "http" }]);
 
 const ingress = (ports: string) => `apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -102,7 +70,10 @@ describe("service-port-not-target-port", () => {
   });
 
   it("does not report when the pod also declares the Service port", async () => {
-    const ports = "    - name: http\n      containerPort: 8080\n    - name: legacy\n      containerPort: 80\n";
+    const ports = [
+      { name: "http", containerPort: 8080 },
+      { name: "legacy", containerPort: 80 },
+    ];
     expect(await run(setup(ports) + ingress("    - protocol: TCP\n      port: 80\n"))).toEqual([]);
   });
 
