@@ -1,27 +1,11 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/selector-selects-nothing.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
+import { exampleFile, namespace, pod } from "../helpers/fixtures.js";
 
-const pods = `apiVersion: v1
-kind: Namespace
-metadata:
-  name: db
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: web
-  namespace: app
-  labels: {app: web}
-spec:
-  containers:
-  - name: w
-    image: w
----
-`;
+/** Namespace db (no pods yet) and pod app/web. */
+const pods = namespace("db") + pod("app", "web");
 
 const policy = (selector: string, nsLabels: string) => `apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -58,18 +42,7 @@ describe("selector-selects-nothing", () => {
   });
 });
 
-const db = `apiVersion: v1
-kind: Pod
-metadata:
-  name: postgres
-  namespace: db
-  labels: {app: postgres}
-spec:
-  containers:
-  - name: p
-    image: p
----
-`;
+const db = pod("db", "postgres");
 
 const peers = (items: string) => `apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -108,7 +81,7 @@ describe("selector-selects-nothing on peer podSelectors", () => {
   });
 
   it("does not report a namespace the input shows no workload of", async () => {
-    const text = pods + db.replace("namespace: db", "namespace: other") + peers("    - namespaceSelector:\n        matchLabels: {kubernetes.io/metadata.name: db}\n      podSelector:\n        matchLabels: {app: pg}\n");
+    const text = pods + pod("other", "postgres") + peers("    - namespaceSelector:\n        matchLabels: {kubernetes.io/metadata.name: db}\n      podSelector:\n        matchLabels: {app: pg}\n");
     expect(lint(await scenarioFromYaml(text), [rule])).toEqual([]);
   });
 
@@ -118,7 +91,7 @@ describe("selector-selects-nothing on peer podSelectors", () => {
   });
 
   it("says when the only matching pods run in the host network", async () => {
-    const text = pods.replace("  - name: w\n", "  hostNetwork: true\n  containers:\n  - name: w\n").replace("spec:\n  containers:\n  hostNetwork", "spec:\n  hostNetwork") + db + peers("    - podSelector:\n        matchLabels: {app: web}\n");
+    const text = namespace("db") + pod("app", "web", { hostNetwork: true }) + db + peers("    - podSelector:\n        matchLabels: {app: web}\n");
     const findings = lint(await scenarioFromYaml(text), [rule]);
     expect(findings.map((f) => f.message)).toEqual([
       "NetworkPolicy app/web-in: spec.podSelector selects no workload in namespace app, so the policy has no effect (app/web matches but runs in the host network, which NetworkPolicy selectors never select)",
@@ -133,9 +106,8 @@ describe("selector-selects-nothing on peer podSelectors", () => {
 });
 
 describe("selector-selects-nothing on the kustomize example (includeSelectors labels every peer podSelector)", () => {
-  const dir = join(import.meta.dirname, "..", "..", "examples", "kustomize");
-  const rendered = readFileSync(join(dir, "rendered-production.yaml"), "utf8");
-  const platform = readFileSync(join(dir, "platform", "platform.yaml"), "utf8");
+  const rendered = exampleFile("kustomize", "rendered-production.yaml");
+  const platform = exampleFile("kustomize", "platform/platform.yaml");
 
   it("reports the DNS and Prometheus peers kustomize narrowed to env=production", async () => {
     const text = `${rendered}\n---\n${platform}`;
