@@ -1,23 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { fixture, palisade } from "../cli/helpers.js";
+import { lineOf } from "../helpers/cluster.js";
+import { namespace, pod } from "../helpers/fixtures.js";
 
-const text = `apiVersion: v1
-kind: Namespace
-metadata:
-  name: db
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: web
-  namespace: app
-  labels: {app: web}
-spec:
-  containers:
-  - name: w
-    image: w
----
-apiVersion: networking.k8s.io/v1
+const text = `${namespace("db")}${pod("app", "web")}apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata:
   name: web-in
@@ -44,7 +30,7 @@ describe("palisade lint", () => {
       resource: { kind: "NetworkPolicy", namespace: "app", name: "web-in" },
       workloads: [],
       file,
-      line: 26,
+      line: lineOf(text, "  - from:"),
     });
   });
 
@@ -60,7 +46,7 @@ describe("palisade lint", () => {
     expect(sarif.version).toBe("2.1.0");
     expect(sarif.runs[0]!.tool.driver.rules.map((x) => x.id)).toContain("egress-without-dns");
     expect(sarif.runs[0]!.results[0]).toMatchObject({ ruleId: "selector-selects-nothing", level: "warning" });
-    expect(sarif.runs[0]!.results[0]!.locations[0]!.physicalLocation.region.startLine).toBe(26);
+    expect(sarif.runs[0]!.results[0]!.locations[0]!.physicalLocation.region.startLine).toBe(lineOf(text, "  - from:"));
   });
 
   it("exits 0 without findings and 2 without input", async () => {
