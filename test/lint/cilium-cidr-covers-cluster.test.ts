@@ -4,59 +4,15 @@ import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/cilium-cidr-covers-cluster.js";
 import type { CiliumSwitches } from "../../src/model/profile.js";
 import { lineOf, loadYaml } from "../helpers/cluster.js";
+import { node, pod, service } from "../helpers/fixtures.js";
 
-const cluster = `
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: web
-  namespace: shop
-  labels: {app: web}
-spec:
-  containers:
-  - name: c
-    image: c
-status:
-  podIP: 10.0.1.5
-  hostIP: 192.168.1.10
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: postgres
-  namespace: db
-  labels: {app: postgres}
-spec:
-  containers:
-  - name: c
-    image: c
-    ports:
-    - containerPort: 5432
-status:
-  podIP: 10.0.2.7
-  hostIP: 192.168.1.11
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: postgres
-  namespace: db
-spec:
-  clusterIP: 10.96.40.4
-  selector: {app: postgres}
-  ports:
-  - port: 5432
----
-apiVersion: v1
-kind: Node
-metadata:
-  name: node-1
-status:
-  addresses:
-  - type: InternalIP
-    address: 192.168.1.10
-`;
+/** shop/web and db/postgres (5432) with their addresses, Service db/postgres, and the node of shop/web; appended after a policy. */
+const cluster =
+  "---\n" +
+  pod("shop", "web", { status: { podIP: "10.0.1.5", hostIP: "192.168.1.10" } }) +
+  pod("db", "postgres", { ports: [5432], status: { podIP: "10.0.2.7", hostIP: "192.168.1.11" } }) +
+  service("db", "postgres", [{ port: 5432 }], { clusterIP: "10.96.40.4" }) +
+  node("node-1", "192.168.1.10");
 
 const web = (egress: string) => `apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
