@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/cilium-enforcement-disabled.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
+import { namespace, pod, type Labels } from "../helpers/fixtures.js";
 
 const dir = join(import.meta.dirname, "..", "..", "examples", "seed-cilium-baselines");
 const yamlUnder = (sub: string): string[] =>
@@ -17,35 +18,8 @@ const rest = ["", ...yamlUnder("workloads"), ...yamlUnder("network-policy")].joi
 
 const findings = async (text: string) => lint(await scenarioFromYaml(text), [rule]);
 
-const small = (sandboxLabels: string) => `apiVersion: v1
-kind: Namespace
-metadata:
-  name: sandbox
-  labels:
-${sandboxLabels}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: toolbox
-  namespace: sandbox
-spec:
-  containers:
-  - name: c
-    image: c
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: api
-  namespace: shop
-  labels: {app: api}
-spec:
-  containers:
-  - name: c
-    image: c
----
-apiVersion: cilium.io/v2
+/** Namespace sandbox labelled `sandboxLabels` with pod toolbox, pod shop/api and a policy isolating shop. */
+const small = (sandboxLabels: Labels) => `${namespace("sandbox", sandboxLabels)}${pod("sandbox", "toolbox", { labels: {} })}${pod("shop", "api")}apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
 metadata:
   name: api-in
@@ -105,18 +79,18 @@ describe("cilium-enforcement-disabled", () => {
   });
 
   it("reports a labelled namespace that no policy selects while another namespace is isolated", async () => {
-    const found = await findings(small("    network-policy.homelab/enforcement: disabled"));
+    const found = await findings(small({ "network-policy.homelab/enforcement": "disabled" }));
     expect(found).toHaveLength(1);
     expect(found[0]!.message).toContain("no policy selects them");
   });
 
   it("does not report when no pod anywhere is isolated", async () => {
-    const text = small("    network-policy.homelab/enforcement: disabled").replace(/---\napiVersion: cilium\.io\/v2[\s\S]*$/, "");
+    const text = small({ "network-policy.homelab/enforcement": "disabled" }).replace(/---\napiVersion: cilium\.io\/v2[\s\S]*$/, "");
     expect(await findings(text)).toEqual([]);
   });
 
   it("reads the label and value from the rule's options", async () => {
-    const scenario = await scenarioFromYaml(small("    policy.example.com/bypass: \"true\""));
+    const scenario = await scenarioFromYaml(small({ "policy.example.com/bypass": "true" }));
     expect(rule.run(scenario)).toEqual([]);
     const found = rule.run(scenario, { label: "policy.example.com/bypass", value: "true" });
     expect(found.map((f) => f.resource.name)).toEqual(["sandbox"]);
