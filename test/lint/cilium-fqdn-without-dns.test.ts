@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/cilium-fqdn-without-dns.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
+import { pod } from "../helpers/fixtures.js";
 
 const policy = (dnsPorts: string, extra = "") => `apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
@@ -28,41 +29,8 @@ ${dnsPorts}
         protocol: TCP
 ${extra}`;
 
-const cluster = `
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: payments
-  namespace: shop
-  labels: {app: payments}
-spec:
-  containers:
-  - name: p
-    image: p
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: cart
-  namespace: shop
-  labels: {app: cart}
-spec:
-  containers:
-  - name: c
-    image: c
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: coredns
-  namespace: kube-system
-  labels: {k8s-app: kube-dns}
-spec:
-  containers:
-  - name: d
-    image: d
-`;
+/** shop/payments, shop/cart and kube-system/coredns; appended after a policy. */
+const cluster = "---\n" + pod("shop", "payments") + pod("shop", "cart") + pod("kube-system", "coredns", { labels: { "k8s-app": "kube-dns" } });
 
 const l4Only = `    - ports:
       - port: "53"
