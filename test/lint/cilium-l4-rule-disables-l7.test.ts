@@ -2,22 +2,10 @@ import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/cilium-l4-rule-disables-l7.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
+import { pod } from "../helpers/fixtures.js";
 
-const pod = (name: string, labels: string) => `---
-apiVersion: v1
-kind: Pod
-metadata:
-  name: ${name}
-  namespace: shop
-  labels: ${labels}
-spec:
-  containers:
-  - name: c
-    image: c
-    ports:
-    - containerPort: 8080
-`;
-const cluster = pod("api", "{app: api}") + pod("web", "{app: web}") + pod("batch", "{app: batch}");
+/** shop/api, shop/web and shop/batch, each serving 8080; appended after a policy. */
+const cluster = "---\n" + ["api", "web", "batch"].map((name) => pod("shop", name, { ports: [8080] })).join("");
 
 const l7Rule = `  - fromEndpoints:
     - matchLabels:
