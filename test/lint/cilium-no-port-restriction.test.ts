@@ -2,26 +2,15 @@ import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/cilium-no-port-restriction.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
+import { pod } from "../helpers/fixtures.js";
 
-const pod = (name: string, namespace: string, labels: string, port: number) => `---
-apiVersion: v1
-kind: Pod
-metadata:
-  name: ${name}
-  namespace: ${namespace}
-  labels: ${labels}
-spec:
-  containers:
-  - name: c
-    image: c
-    ports:
-    - containerPort: ${port}
-`;
+/** shop/api (8080), shop/web (3000), monitoring/prometheus (9090) and kube-system/coredns (53); appended after a policy. */
 const cluster =
-  pod("api", "shop", "{app: api}", 8080) +
-  pod("web", "shop", "{app: web}", 3000) +
-  pod("prometheus", "monitoring", "{app: prometheus}", 9090) +
-  pod("coredns", "kube-system", "{k8s-app: kube-dns}", 53);
+  "---\n" +
+  pod("shop", "api", { ports: [8080] }) +
+  pod("shop", "web", { ports: [3000] }) +
+  pod("monitoring", "prometheus", { ports: [9090] }) +
+  pod("kube-system", "coredns", { labels: { "k8s-app": "kube-dns" }, ports: [53] });
 
 const api = (rules: string) => `apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
