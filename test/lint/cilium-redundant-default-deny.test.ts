@@ -4,20 +4,10 @@ import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/cilium-redundant-default-deny.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
+import { pod } from "../helpers/fixtures.js";
 
-const pod = (name: string, namespace: string) => `---
-apiVersion: v1
-kind: Pod
-metadata:
-  name: ${name}
-  namespace: ${namespace}
-  labels: {app: ${name}}
-spec:
-  containers:
-  - name: c
-    image: c
-`;
-const cluster = pod("api", "apps") + pod("web", "apps") + pod("cache", "other");
+/** apps/api, apps/web and other/cache; appended after the policies. */
+const cluster = "---\n" + pod("apps", "api") + pod("apps", "web") + pod("other", "cache");
 
 /** Seed 002's baseline: every pod, health probes in (an ingress section on {}). */
 const healthBaseline = `---
