@@ -2,19 +2,7 @@ import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/peers-split-across-items.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
-
-const pod = (namespace: string, name: string) => `apiVersion: v1
-kind: Pod
-metadata:
-  name: ${name}
-  namespace: ${namespace}
-  labels: {app: ${name}}
-spec:
-  containers:
-  - name: c
-    image: c
----
-`;
+import { pod } from "../helpers/fixtures.js";
 
 const pods = pod("frontend", "web") + pod("frontend", "batch") + pod("db", "postgres");
 
