@@ -58,6 +58,8 @@ export interface WorkloadOptions {
 /** A Pod's status addresses. */
 export interface PodStatus {
   readonly podIP?: string;
+  /** Every address of the pod (status.podIPs). */
+  readonly podIPs?: readonly string[];
   readonly hostIP?: string;
 }
 
@@ -121,7 +123,10 @@ ${Object.keys(labels).length ? `  labels: ${flow(labels)}\n` : ""}---
 /** A bare Pod `ns/name` with one container (labels `{app: name}` unless given), and its addresses when given. */
 export function pod(ns: string, name: string, options: WorkloadOptions & { readonly status?: PodStatus } = {}): string {
   const o = { container: "c", ...options };
-  const status = o.status ? `status:\n${o.status.podIP ? `  podIP: ${o.status.podIP}\n` : ""}${o.status.hostIP ? `  hostIP: ${o.status.hostIP}\n` : ""}` : "";
+  const st = o.status;
+  const status = st
+    ? `status:\n${st.podIP ? `  podIP: ${st.podIP}\n` : ""}${st.podIPs ? `  podIPs:\n${st.podIPs.map((ip) => `  - {ip: ${ip}}\n`).join("")}` : ""}${st.hostIP ? `  hostIP: ${st.hostIP}\n` : ""}`
+    : "";
   return `apiVersion: v1
 kind: Pod
 metadata:

@@ -5,58 +5,15 @@ import { loadInputs, loadText } from "../../src/load/index.js";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/redundant-rule.js";
 import { errors, lineOf, scenarioFromYaml } from "../helpers/cluster.js";
+import { namespace, pod } from "../helpers/fixtures.js";
 
 /** Namespaces `app` and `other`, pods web (http=8080), api (http=9090), client (in `other`). */
-const cluster = `apiVersion: v1
-kind: Namespace
-metadata:
-  name: app
-  labels: {team: a}
----
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: other
-  labels: {team: b}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: web
-  namespace: app
-  labels: {app: web, tier: front}
-spec:
-  containers:
-  - name: c
-    image: c
-    ports:
-    - {name: http, containerPort: 8080}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: api
-  namespace: app
-  labels: {app: api, tier: front}
-spec:
-  containers:
-  - name: c
-    image: c
-    ports:
-    - {name: http, containerPort: 9090}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: client
-  namespace: other
-  labels: {app: client}
-spec:
-  containers:
-  - name: c
-    image: c
----
-`;
+const cluster =
+  namespace("app", { team: "a" }) +
+  namespace("other", { team: "b" }) +
+  pod("app", "web", { labels: { app: "web", tier: "front" }, ports: [{ name: "http", containerPort: 8080 }] }) +
+  pod("app", "api", { labels: { app: "api", tier: "front" }, ports: [{ name: "http", containerPort: 9090 }] }) +
+  pod("other", "client");
 
 const policy = (name: string, selector: string, spec: string) => `apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -243,16 +200,15 @@ describe("redundant-rule", () => {
   });
 
   it("looks at each address of a workload with several pods: an ipBlock may hold one pod and not the others", async () => {
-    const pod = (name: string, labels: string, http: number, ips: string[]) =>
-      `apiVersion: v1\nkind: Pod\nmetadata:\n  name: ${name}\n  namespace: app\n  labels: ${labels}\nspec:\n  containers:\n  - name: c\n    image: c\n    ports:\n    - {name: http, containerPort: ${http}}\nstatus:\n  podIPs:\n${ips.map((ip) => `  - {ip: ${ip}}`).join("\n")}\n---\n`;
-    const pods = pod("web", "{app: web}", 80, ["10.9.0.1"]) + pod("q", "{app: q}", 9090, ["10.1.0.7"]);
+    const withAddresses = (name: string, http: number, podIPs: string[]) => pod("app", name, { ports: [{ name: "http", containerPort: http }], status: { podIPs } });
+    const pods = withAddresses("web", 80, ["10.9.0.1"]) + withAddresses("q", 9090, ["10.1.0.7"]);
     const spec = "  egress:\n  - to:\n    - podSelector: {matchLabels: {app: q}}\n    ports:\n    - port: http\n  - to:\n    - ipBlock: {cidr: 10.1.0.0/16}\n    ports:\n    - port: http\n";
     // With q alone, the ipBlock rule admits q's http, which egress[0] admits too.
     const single = pods + policy("web-out", "{matchLabels: {app: web}}", spec);
     expect((await findings(single)).map((f) => f.line)).toEqual([lineOf(single, "- to:", 2)]);
     // multi has one address inside 10.1.0.0/16 and one outside: the ipBlock admits that pod's 8080, which
     // nothing else does, so it stays; egress[0] is the one that adds nothing.
-    const multi = pods + pod("multi", "{app: multi}", 8080, ["10.1.0.5", "10.2.0.9"]) + policy("web-out", "{matchLabels: {app: web}}", spec);
+    const multi = pods + withAddresses("multi", 8080, ["10.1.0.5", "10.2.0.9"]) + policy("web-out", "{matchLabels: {app: web}}", spec);
     const found = await findings(multi);
     expect(found.map((f) => f.line)).toEqual([lineOf(multi, "- to:", 1)]);
     expect(found[0]!.message).toContain("egress[0] adds nothing");
