@@ -7,23 +7,10 @@ import redundantRule from "../../src/lint/rules/redundant-rule.js";
 import { buildScenario } from "../../src/analysis/scenario.js";
 import { loadInputs, loadText } from "../../src/load/index.js";
 import { errors, lineOf, scenarioFromYaml } from "../helpers/cluster.js";
+import { pod } from "../helpers/fixtures.js";
 
-const pod = (name: string, labels: string) => `apiVersion: v1
-kind: Pod
-metadata:
-  name: ${name}
-  namespace: app
-  labels: ${labels}
-spec:
-  containers:
-  - name: c
-    image: c
-    ports:
-    - {name: http, containerPort: 8080}
----
-`;
-
-const cluster = pod("web", "{app: web}") + pod("frontend", "{app: frontend}") + pod("db", "{app: db}");
+/** Pods app/web, app/frontend and app/db, each serving http on 8080. */
+const cluster = ["web", "frontend", "db"].map((name) => pod("app", name, { ports: [{ name: "http", containerPort: 8080 }] })).join("");
 
 const policy = (name: string, selector: string, spec: string) => `apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
