@@ -4,24 +4,17 @@ import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/one-sided-allow.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
-
-const pod = (name: string, labels: string, ports = "") => `apiVersion: v1
-kind: Pod
-metadata:
-  name: ${name}
-  namespace: app
-  labels: {${labels}}
-spec:
-  containers:
-  - name: c
-    image: c
-${ports}---
-`;
+import { pod } from "../helpers/fixtures.js";
 
 const pods =
-  pod("web", "app: web") +
-  pod("db", "app: db", "    ports:\n    - name: pg\n      containerPort: 5432\n    - name: metrics\n      containerPort: 9187\n") +
-  pod("cache", "app: cache");
+  pod("app", "web") +
+  pod("app", "db", {
+    ports: [
+      { name: "pg", containerPort: 5432 },
+      { name: "metrics", containerPort: 9187 },
+    ],
+  }) +
+  pod("app", "cache");
 
 const dbIngress = (ports = "    - protocol: TCP\n      port: 5432\n", from = "    - podSelector:\n        matchLabels: {app: web}\n") => `apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -124,7 +117,7 @@ spec:
 
   it("reports a rule admitting a whole namespace none of whose pods may send", async () => {
     const client = (name: string) =>
-      pod(name, `app: ${name}`).replace("namespace: app", "namespace: clients") +
+      pod("clients", name) +
       webEgress("").replace("name: web-out", `name: ${name}-out`).replace("namespace: app", "namespace: clients").replace("app: web", `app: ${name}`);
     const text = pods + client("a") + client("b") + dbIngress(undefined, "    - namespaceSelector:\n        matchLabels: {kubernetes.io/metadata.name: clients}\n");
     const findings = await run(text);
