@@ -1,11 +1,13 @@
 /**
  * YAML builders for the objects that tests set up again and again: namespaces (plain,
  * sidecar-injected, ambient), Pods and Deployments with their container ports (optionally
- * with an injected sidecar), Services, Nodes, waypoints, the Istio installation, and the
+ * with an injected sidecar), Services, Nodes, waypoints, Istio Sidecars, the Istio
+ * installation, NetworkPolicies, CiliumNetworkPolicies and AuthorizationPolicies, and the
  * text of the examples under examples/.
  *
- * Every builder returns one YAML document followed by `---\n`, so fixtures concatenate
- * with `+` and with the policies a test writes out in full.
+ * The policy builders write the header (kind, name, namespace, selector) and take the
+ * rules as the test writes them out. Every builder returns one YAML document followed by
+ * `---\n`, so fixtures concatenate with `+` and with documents a test writes out in full.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -195,6 +197,61 @@ status:
   - type: InternalIP
     address: ${internalIP}
 ---
+`;
+}
+
+/** A selector's lines at `indent`: `{}` for every pod, else its matchLabels. */
+function selector(key: string, labels: Labels, indent: string): string {
+  return Object.keys(labels).length ? `${indent}${key}:\n${indent}  matchLabels: ${flow(labels)}\n` : `${indent}${key}: {}\n`;
+}
+
+/** `lines` ending in a newline. */
+const lines = (text: string): string => (text === "" || text.endsWith("\n") ? text : `${text}\n`);
+
+/**
+ * A NetworkPolicy `ns/name` for the pods `podSelector` matches (every pod when empty);
+ * `spec` is the rest of its spec (policyTypes, ingress, egress), written out.
+ */
+export function networkPolicy(ns: string, name: string, podSelector: Labels, spec: string): string {
+  return `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: ${name}
+  namespace: ${ns}
+spec:
+${selector("podSelector", podSelector, "  ")}${lines(spec)}---
+`;
+}
+
+/**
+ * A CiliumNetworkPolicy `ns/name` for the endpoints `endpointSelector` matches (every one
+ * when empty); `spec` is the rest of its spec (ingress, egress, their deny forms), written out.
+ */
+export function ciliumNetworkPolicy(ns: string, name: string, endpointSelector: Labels, spec: string): string {
+  return `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata:
+  name: ${name}
+  namespace: ${ns}
+spec:
+${selector("endpointSelector", endpointSelector, "  ")}${lines(spec)}---
+`;
+}
+
+/**
+ * An Istio AuthorizationPolicy `ns/name` with `action` (ALLOW, DENY, …) for the pods
+ * `podSelector` matches (the whole namespace when empty); `rules` are the lines under `rules:`.
+ */
+export function authorizationPolicy(ns: string, name: string, podSelector: Labels, action: string, rules: string): string {
+  return `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: ${name}
+  namespace: ${ns}
+spec:
+${Object.keys(podSelector).length ? selector("selector", podSelector, "  ") : ""}  action: ${action}
+  rules:
+${lines(rules)}---
 `;
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/named-port-undefined.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
-import { exampleFile, pod } from "../helpers/fixtures.js";
+import { ciliumNetworkPolicy, exampleFile, networkPolicy, pod } from "../helpers/fixtures.js";
 
 const pods =
   pod("app", "web", {
@@ -12,35 +12,19 @@ const pods =
     ],
   }) + pod("app", "client");
 
-const ingress = (port: string) => `apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: web-in
-  namespace: app
-spec:
-  podSelector:
-    matchLabels: {app: web}
-  ingress:
+const ingress = (port: string) => networkPolicy("app", "web-in", { app: "web" }, `  ingress:
   - ports:
     - port: ${port}
-`;
+`);
 
-const egress = (port: string) => `apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: client-out
-  namespace: app
-spec:
-  podSelector:
-    matchLabels: {app: client}
-  policyTypes: [Egress]
+const egress = (port: string) => networkPolicy("app", "client-out", { app: "client" }, `  policyTypes: [Egress]
   egress:
   - to:
     - podSelector:
         matchLabels: {app: web}
     ports:
     - port: ${port}
-`;
+`);
 
 const run = async (text: string, cni?: "cilium") => lint(await scenarioFromYaml(text, cni ? { cni } : {}), [rule]);
 
@@ -93,15 +77,7 @@ describe("named-port-undefined (NetworkPolicy)", () => {
   });
 });
 
-const cnp = (port: string) => `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata:
-  name: web
-  namespace: app
-spec:
-  endpointSelector:
-    matchLabels: {app: web}
-  ingress:
+const cnp = (port: string) => ciliumNetworkPolicy("app", "web", { app: "web" }, `  ingress:
   - fromEndpoints:
     - matchLabels: {app: client}
     toPorts:
@@ -110,7 +86,7 @@ spec:
         protocol: TCP
       - port: ${port}
         protocol: TCP
-`;
+`);
 
 describe("named-port-undefined (Cilium)", () => {
   it("reports a toPorts name with the line of its entry", async () => {
