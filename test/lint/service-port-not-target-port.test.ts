@@ -2,36 +2,20 @@ import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/service-port-not-target-port.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
-import { pod, service, type ContainerPort } from "../helpers/fixtures.js";
+import { ciliumNetworkPolicy, networkPolicy, pod, service, type ContainerPort } from "../helpers/fixtures.js";
 
 /** Pod app/web with `ports` behind Service app/web (80 to the port named http), and pod app/client. */
 const setup = (ports: readonly ContainerPort[] = [{ name: "http", containerPort: 8080 }]) =>
   pod("app", "web", { ports }) + pod("app", "client") + service("app", "web", [{ name: "http", port: 80, targetPort: "http" }]);
 
-const ingress = (ports: string) => `apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: web-in
-  namespace: app
-spec:
-  podSelector:
-    matchLabels: {app: web}
-  ingress:
+const ingress = (ports: string) => networkPolicy("app", "web-in", { app: "web" }, `  ingress:
   - from:
     - podSelector:
         matchLabels: {app: client}
     ports:
-${ports}`;
+${ports}`);
 
-const egress = (port: number) => `apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: client-out
-  namespace: app
-spec:
-  podSelector:
-    matchLabels: {app: client}
-  policyTypes: [Egress]
+const egress = (port: number) => networkPolicy("app", "client-out", { app: "client" }, `  policyTypes: [Egress]
   egress:
   - to:
     - podSelector:
@@ -39,7 +23,7 @@ spec:
     ports:
     - protocol: TCP
       port: ${port}
-`;
+`);
 
 const run = async (text: string) => lint(await scenarioFromYaml(text), [rule]);
 
@@ -90,22 +74,14 @@ describe("service-port-not-target-port", () => {
   });
 
   it("reports a Cilium toPorts entry the same way", async () => {
-    const cnp = `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata:
-  name: web-in
-  namespace: app
-spec:
-  endpointSelector:
-    matchLabels: {app: web}
-  ingress:
+    const cnp = ciliumNetworkPolicy("app", "web-in", { app: "web" }, `  ingress:
   - fromEndpoints:
     - matchLabels: {app: client}
     toPorts:
     - ports:
       - port: "80"
         protocol: TCP
-`;
+`);
     const text = setup() + cnp;
     const findings = await run(text);
     expect(findings).toHaveLength(1);
