@@ -2,27 +2,19 @@ import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/ambient-hbone-not-admitted.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
-import { ambientMode, namespace, pod, type Labels } from "../helpers/fixtures.js";
+import { ambientMode, namespace, networkPolicy, pod, type Labels } from "../helpers/fixtures.js";
 
 /** Pods app/client and app/server (8080), the server with an injected sidecar when `sidecarServer`. */
 const setup = (nsLabels: Labels, { sidecarServer = false } = {}) =>
   namespace("app", nsLabels) + pod("app", "client") + pod("app", "server", { ports: [8080], sidecar: sidecarServer });
 const base = setup(ambientMode);
 
-const policy = (ports: string) => `apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: server-in
-  namespace: app
-spec:
-  podSelector:
-    matchLabels: {app: server}
-  ingress:
+const policy = (ports: string) => networkPolicy("app", "server-in", { app: "server" }, `  ingress:
   - from:
     - podSelector:
         matchLabels: {app: client}
     ports:
-${ports}`;
+${ports}`);
 
 describe("ambient-hbone-not-admitted", () => {
   it("reports an ambient destination admitting 8080 but not 15008", async () => {
@@ -52,21 +44,13 @@ describe("ambient-hbone-not-admitted", () => {
   });
 });
 
-const egressPolicy = (ports: string) => `apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: client-out
-  namespace: app
-spec:
-  podSelector:
-    matchLabels: {app: client}
-  policyTypes: [Egress]
+const egressPolicy = (ports: string) => networkPolicy("app", "client-out", { app: "client" }, `  policyTypes: [Egress]
   egress:
   - to:
     - podSelector:
         matchLabels: {app: server}
     ports:
-${ports}`;
+${ports}`);
 
 describe("ambient-hbone-not-admitted at the client's egress", () => {
   it("reports an ambient client allowed 8080 but not 15008 to a mesh server", async () => {
