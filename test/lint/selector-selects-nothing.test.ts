@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/selector-selects-nothing.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
-import { exampleFile, namespace, pod } from "../helpers/fixtures.js";
+import { exampleFile, namespace, networkPolicy, pod } from "../helpers/fixtures.js";
 
 /** Namespace db (no pods yet) and pod app/web. */
 const pods = namespace("db") + pod("app", "web");
@@ -44,17 +44,9 @@ describe("selector-selects-nothing", () => {
 
 const db = pod("db", "postgres");
 
-const peers = (items: string) => `apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: web-in
-  namespace: app
-spec:
-  podSelector:
-    matchLabels: {app: web}
-  ingress:
+const peers = (items: string) => networkPolicy("app", "web-in", { app: "web" }, `  ingress:
   - from:
-${items}`;
+${items}`);
 
 describe("selector-selects-nothing on peer podSelectors", () => {
   it("reports a peer podSelector with no pod in the policy's namespace, at its line", async () => {
