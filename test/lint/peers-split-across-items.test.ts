@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/peers-split-across-items.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
-import { pod } from "../helpers/fixtures.js";
+import { networkPolicy, pod } from "../helpers/fixtures.js";
 
 const pods = pod("frontend", "web") + pod("frontend", "batch") + pod("db", "postgres");
 
@@ -22,20 +22,12 @@ const combined = `    - namespaceSelector:
           app: web
 `;
 
-const policy = (peers: string, direction: "ingress" | "egress" = "ingress") => `apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: postgres
-  namespace: db
-spec:
-  podSelector:
-    matchLabels: {app: postgres}
-  policyTypes: [${direction === "ingress" ? "Ingress" : "Egress"}]
+const policy = (peers: string, direction: "ingress" | "egress" = "ingress") => networkPolicy("db", "postgres", { app: "postgres" }, `  policyTypes: [${direction === "ingress" ? "Ingress" : "Egress"}]
   ${direction}:
   - ${direction === "ingress" ? "from" : "to"}:
 ${peers}    ports:
     - port: 5432
-`;
+`);
 
 const run = async (text: string, cni?: "cilium") => lint(await scenarioFromYaml(text, cni ? { cni } : {}), [rule]);
 
