@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/one-sided-allow.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
-import { pod } from "../helpers/fixtures.js";
+import { networkPolicy, pod } from "../helpers/fixtures.js";
 
 const pods =
   pod("app", "web") +
@@ -16,32 +16,14 @@ const pods =
   }) +
   pod("app", "cache");
 
-const dbIngress = (ports = "    - protocol: TCP\n      port: 5432\n", from = "    - podSelector:\n        matchLabels: {app: web}\n") => `apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: db-in
-  namespace: app
-spec:
-  podSelector:
-    matchLabels: {app: db}
-  policyTypes: [Ingress]
+const dbIngress = (ports = "    - protocol: TCP\n      port: 5432\n", from = "    - podSelector:\n        matchLabels: {app: web}\n") => networkPolicy("app", "db-in", { app: "db" }, `  policyTypes: [Ingress]
   ingress:
   - from:
 ${from}    ports:
-${ports}---
-`;
+${ports}`);
 
-const webEgress = (rules: string) => `apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: web-out
-  namespace: app
-spec:
-  podSelector:
-    matchLabels: {app: web}
-  policyTypes: [Egress]
-${rules}---
-`;
+const webEgress = (rules: string) => networkPolicy("app", "web-out", { app: "web" }, `  policyTypes: [Egress]
+${rules}`);
 
 const toDb = (ports: string) => `  egress:
   - to:
@@ -78,17 +60,8 @@ describe("one-sided-allow (NetworkPolicy)", () => {
   });
 
   it("reports an egress allow whose receiver's ingress denies it, naming the receiver's policy", async () => {
-    const dbDeny = `apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: db-deny
-  namespace: app
-spec:
-  podSelector:
-    matchLabels: {app: db}
-  policyTypes: [Ingress]
----
-`;
+    const dbDeny = networkPolicy("app", "db-deny", { app: "db" }, `  policyTypes: [Ingress]
+`);
     const text = pods + dbDeny + webEgress(toDb("    - protocol: TCP\n      port: 5432\n"));
     const findings = await run(text);
     expect(findings).toHaveLength(1);
