@@ -4,7 +4,7 @@ import { traceFlow } from "../../src/path/index.js";
 import type { Scenario } from "../../src/analysis/scenario.js";
 import rule from "../../src/lint/rules/ambient-l7-without-waypoint.js";
 import { lineOf, scenarioFromYaml, workload } from "../helpers/cluster.js";
-import { ambientMode, deployment, namespace, service, sidecarInjection, useWaypoint, waypoint, type Labels } from "../helpers/fixtures.js";
+import { ambientMode, authorizationPolicy, deployment, namespace, service, sidecarInjection, useWaypoint, waypoint, type Labels } from "../helpers/fixtures.js";
 
 /** What the wire path says of a GET from app/client to api:8080: the rule's message must agree with it. */
 function clientToApi(s: Scenario): string {
@@ -21,17 +21,7 @@ const base = (nsLabels: Labels) =>
 
 const withWaypoint = { ...ambientMode, ...useWaypoint() };
 
-const policy = (action: string, rules: string) => `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: api-get-only
-  namespace: app
-spec:
-  selector:
-    matchLabels: {app: api}
-  action: ${action}
-  rules:
-${rules}`;
+const policy = (action: string, rules: string) => authorizationPolicy("app", "api-get-only", { app: "api" }, action, rules);
 
 const getOnly = `  - to:
     - operation:
