@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/authorization-rules-split.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
-import { ambientMode, deployment, exampleFile, namespace, service, sidecarInjection, useWaypoint, waypoint, type Labels } from "../helpers/fixtures.js";
+import { ambientMode, authorizationPolicy, deployment, exampleFile, namespace, service, sidecarInjection, useWaypoint, waypoint, type Labels } from "../helpers/fixtures.js";
 
 /** shop/api (8080, 9090) and shop/batch, front/web; `mesh` labels both namespaces, `shopLabels` shop besides. */
 const setup = (mesh: Labels, shopLabels: Labels = {}) =>
@@ -13,17 +13,7 @@ const setup = (mesh: Labels, shopLabels: Labels = {}) =>
   deployment("shop", "batch");
 const base = setup(sidecarInjection);
 
-const policy = (action: string, rules: string) => `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: api-in
-  namespace: shop
-spec:
-  selector:
-    matchLabels: {app: api}
-  action: ${action}
-  rules:
-${rules}`;
+const policy = (action: string, rules: string) => authorizationPolicy("shop", "api-in", { app: "api" }, action, rules);
 
 const split = `  - from:
     - source:
