@@ -2,23 +2,13 @@ import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/istio-allow-from-anywhere.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
-import { ambientMode, deployment, exampleText, namespace, sidecarInjection, type Labels } from "../helpers/fixtures.js";
+import { ambientMode, authorizationPolicy, deployment, exampleText, namespace, sidecarInjection, type Labels } from "../helpers/fixtures.js";
 
 const app = (mode: Labels) => namespace("shop", mode) + deployment("shop", "api");
 const sidecar = app(sidecarInjection);
 
-const policy = (rule: string, action = "ALLOW") => `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: api-sources
-  namespace: shop
-spec:
-  selector:
-    matchLabels: {app: api}
-  action: ${action}
-  rules:
-${rule}
-`;
+const policy = (rule: string, action = "ALLOW") => authorizationPolicy("shop", "api-sources", { app: "api" }, action, `${rule}
+`);
 
 describe("istio-allow-from-anywhere", () => {
   it("reports ipBlocks 0.0.0.0/0 alone", async () => {
