@@ -2,27 +2,16 @@ import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/istio-identity-rule-plaintext-clients.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
-import { ambientMode, deployment, exampleText, namespace, service, sidecarInjection, type Labels } from "../helpers/fixtures.js";
+import { ambientMode, authorizationPolicy, deployment, exampleText, namespace, networkPolicy, service, sidecarInjection, type Labels } from "../helpers/fixtures.js";
 
 /** Deployment `ns/name` serving http on 8080, its pods labelled `{app: name}` and `podLabels`. */
 const app = (ns: string, name: string, podLabels: Labels = {}) => deployment(ns, name, { labels: { app: name, ...podLabels }, ports: [{ name: "http", containerPort: 8080 }] });
 const apiService = service("shop", "api", [{ name: "http", port: 80, targetPort: 8080 }]);
 
-const policy = (action: string, source: string) => `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: api-callers
-  namespace: shop
-spec:
-  selector:
-    matchLabels: {app: api}
-  action: ${action}
-  rules:
-  - from:
+const policy = (action: string, source: string) => authorizationPolicy("shop", "api-callers", { app: "api" }, action, `  - from:
     - source:
         ${source}
----
-`;
+`);
 
 const shop = namespace("shop", sidecarInjection) + app("shop", "api") + apiService;
 const cronWithoutSidecar = app("shop", "cron", { "sidecar.istio.io/inject": "false" });
@@ -97,17 +86,8 @@ spec:
   });
 
   it("does not report when a NetworkPolicy already keeps the client out", async () => {
-    const deny = `apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: api-from-mesh
-  namespace: shop
-spec:
-  podSelector:
-    matchLabels: {app: api}
-  policyTypes: [Ingress]
----
-`;
+    const deny = networkPolicy("shop", "api-from-mesh", { app: "api" }, `  policyTypes: [Ingress]
+`);
     expect(lint(await scenarioFromYaml(shop + cronWithoutSidecar + deny + policy("ALLOW", `namespaces: ["shop"]`)), [rule])).toEqual([]);
   });
 
