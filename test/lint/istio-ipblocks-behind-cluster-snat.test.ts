@@ -2,26 +2,16 @@ import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/istio-ipblocks-behind-cluster-snat.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
-import { deployment, exampleText, namespace, node, service, sidecarInjection, type ServiceOptions } from "../helpers/fixtures.js";
+import { authorizationPolicy, deployment, exampleText, namespace, node, service, sidecarInjection, type ServiceOptions } from "../helpers/fixtures.js";
 
 const gateway = (options: ServiceOptions) =>
   deployment("istio-system", "ingressgateway", { container: "istio-proxy", image: "istio/proxyv2", args: ["proxy", "router"], ports: [{ name: "https", containerPort: 8443 }] }) +
   service("istio-system", "ingressgateway", [{ name: "https", port: 443, targetPort: 8443 }], options);
 
-const policy = (action: string, source: string) => `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: office-only
-  namespace: istio-system
-spec:
-  selector:
-    matchLabels: {app: ingressgateway}
-  action: ${action}
-  rules:
-  - from:
+const policy = (action: string, source: string) => authorizationPolicy("istio-system", "office-only", { app: "ingressgateway" }, action, `  - from:
     - source:
 ${source}
-`;
+`);
 
 const lb = (externalTrafficPolicy: string): ServiceOptions => ({ type: "LoadBalancer", externalTrafficPolicy });
 const office = `        ipBlocks: ["163.223.48.163/32"]`;
@@ -78,18 +68,10 @@ describe("istio-ipblocks-behind-cluster-snat", () => {
       namespace("shop", sidecarInjection) +
       deployment("shop", "api", { ports: [{ name: "http", containerPort: 8080 }] }) +
       service("shop", "api", [{ name: "http", port: 80, targetPort: 8080 }], { type: "NodePort" }) +
-      `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: partners
-  namespace: shop
-spec:
-  action: ALLOW
-  rules:
-  - when:
+      authorizationPolicy("shop", "partners", {}, "ALLOW", `  - when:
     - key: source.ip
       values: ["192.0.2.0/24"]
-`;
+`);
     const findings = lint(await scenarioFromYaml(text), [rule]);
     expect(findings).toHaveLength(1);
     expect(findings[0]).toMatchObject({ resource: { name: "partners" }, workloads: ["shop/api"], line: lineOf(text, "values: [") });
