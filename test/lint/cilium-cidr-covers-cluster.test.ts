@@ -4,7 +4,7 @@ import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/cilium-cidr-covers-cluster.js";
 import type { CiliumSwitches } from "../../src/model/profile.js";
 import { lineOf, loadYaml } from "../helpers/cluster.js";
-import { node, pod, service } from "../helpers/fixtures.js";
+import { ciliumNetworkPolicy, node, pod, service } from "../helpers/fixtures.js";
 
 /** shop/web and db/postgres (5432) with their addresses, Service db/postgres, and the node of shop/web; appended after a policy. */
 const cluster =
@@ -14,17 +14,8 @@ const cluster =
   service("db", "postgres", [{ port: 5432 }], { clusterIP: "10.96.40.4" }) +
   node("node-1", "192.168.1.10");
 
-const web = (egress: string) => `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata:
-  name: web-out
-  namespace: shop
-spec:
-  endpointSelector:
-    matchLabels:
-      app: web
-  egress:
-${egress}`;
+const web = (egress: string) => ciliumNetworkPolicy("shop", "web-out", { app: "web" }, `  egress:
+${egress}`);
 
 const toCidr = (cidr: string, port = "5432") => `  - toCIDR:
     - ${cidr}
