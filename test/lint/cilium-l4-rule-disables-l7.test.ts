@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/cilium-l4-rule-disables-l7.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
-import { pod } from "../helpers/fixtures.js";
+import { ciliumNetworkPolicy, pod } from "../helpers/fixtures.js";
 
 /** shop/api, shop/web and shop/batch, each serving 8080; appended after a policy. */
 const cluster = "---\n" + ["api", "web", "batch"].map((name) => pod("shop", name, { ports: [8080] })).join("");
@@ -20,17 +20,8 @@ const l7Rule = `  - fromEndpoints:
           path: "/public/.*"
 `;
 
-const api = (rules: string) => `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata:
-  name: api-in
-  namespace: shop
-spec:
-  endpointSelector:
-    matchLabels:
-      app: api
-  ingress:
-${rules}`;
+const api = (rules: string) => ciliumNetworkPolicy("shop", "api-in", { app: "api" }, `  ingress:
+${rules}`);
 
 const l4For = (app: string, port = "8080") => `  - fromEndpoints:
     - matchLabels:
@@ -144,20 +135,11 @@ ${rules}`;
   });
 
   it("reports the same trap on egress", async () => {
-    const text = `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata:
-  name: web-out
-  namespace: shop
-spec:
-  endpointSelector:
-    matchLabels:
-      app: web
-  egress:
+    const text = ciliumNetworkPolicy("shop", "web-out", { app: "web" }, `  egress:
 ${l7Rule.replace("fromEndpoints", "toEndpoints").replace("app: web", "app: api")}  - toEndpoints:
     - matchLabels:
         app: api
-`;
+`);
     const found = await findings(text);
     expect(found).toHaveLength(1);
     expect(found[0]).toMatchObject({ workloads: ["shop/web"], line: lineOf(text, "  - toEndpoints:", 2) });
