@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/cilium-no-port-restriction.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
-import { pod } from "../helpers/fixtures.js";
+import { ciliumNetworkPolicy, pod } from "../helpers/fixtures.js";
 
 /** shop/api (8080), shop/web (3000), monitoring/prometheus (9090) and kube-system/coredns (53); appended after a policy. */
 const cluster =
@@ -12,16 +12,7 @@ const cluster =
   pod("monitoring", "prometheus", { ports: [9090] }) +
   pod("kube-system", "coredns", { labels: { "k8s-app": "kube-dns" }, ports: [53] });
 
-const api = (rules: string) => `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata:
-  name: api
-  namespace: shop
-spec:
-  endpointSelector:
-    matchLabels:
-      app: api
-${rules}`;
+const api = (rules: string) => ciliumNetworkPolicy("shop", "api", { app: "api" }, rules);
 
 const findings = async (text: string) => lint(await scenarioFromYaml(text + cluster), [rule]);
 
