@@ -2,18 +2,9 @@ import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/cilium-fqdn-without-dns.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
-import { pod } from "../helpers/fixtures.js";
+import { ciliumNetworkPolicy, pod } from "../helpers/fixtures.js";
 
-const policy = (dnsPorts: string, extra = "") => `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata:
-  name: payments-out
-  namespace: shop
-spec:
-  endpointSelector:
-    matchLabels:
-      app: payments
-  egress:
+const policy = (dnsPorts: string, extra = "") => ciliumNetworkPolicy("shop", "payments-out", { app: "payments" }, `  egress:
   - toEndpoints:
     - matchLabels:
         k8s:io.kubernetes.pod.namespace: kube-system
@@ -27,7 +18,7 @@ ${dnsPorts}
     - ports:
       - port: "443"
         protocol: TCP
-${extra}`;
+${extra}`);
 
 /** shop/payments, shop/cart and kube-system/coredns; appended after a policy. */
 const cluster = "---\n" + pod("shop", "payments") + pod("shop", "cart") + pod("kube-system", "coredns", { labels: { "k8s-app": "kube-dns" } });
