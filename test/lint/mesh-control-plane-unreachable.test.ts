@@ -2,22 +2,15 @@ import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/mesh-control-plane-unreachable.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
-import { ambientMode, deployment, exampleFile, istioInstallation, namespace, sidecarInjection, type Labels } from "../helpers/fixtures.js";
+import { ambientMode, deployment, exampleFile, istioInstallation, namespace, networkPolicy, sidecarInjection, type Labels } from "../helpers/fixtures.js";
 
 const istiod = istioInstallation();
 
 /** shop/web (8080) in namespace shop labelled `nsLabels`. */
 const app = (nsLabels: Labels) => namespace("shop", nsLabels) + deployment("shop", "web", { ports: [8080] });
 
-const denyEgress = `apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: deny-egress
-  namespace: shop
-spec:
-  podSelector: {}
-  policyTypes: [Egress]
-`;
+const denyEgress = networkPolicy("shop", "deny-egress", {}, `  policyTypes: [Egress]
+`);
 
 const allowIstiod = (port: number) => `---
 apiVersion: networking.k8s.io/v1
