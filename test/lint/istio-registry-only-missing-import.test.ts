@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/istio-registry-only-missing-import.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
-import { deployment, exampleText, istioSidecar, namespace, service, sidecarInjection, type Labels } from "../helpers/fixtures.js";
+import { ciliumNetworkPolicy, deployment, exampleText, istioSidecar, namespace, networkPolicy, service, sidecarInjection, type Labels } from "../helpers/fixtures.js";
 
 /** shop/api, which may name orders in its env, and orders/orders serving http (80) and grpc (9090) on 8080; both namespaces with sidecars. */
 const api = (env?: Labels) =>
@@ -17,33 +17,15 @@ const api = (env?: Labels) =>
 
 const withUrl = api({ ORDERS_URL: "http://orders.orders.svc.cluster.local:9090/v1" });
 
-const egressPolicy = (to: string) => `apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: api-egress
-  namespace: shop
-spec:
-  podSelector:
-    matchLabels: {app: api}
-  policyTypes: [Egress]
+const egressPolicy = (to: string) => networkPolicy("shop", "api-egress", { app: "api" }, `  policyTypes: [Egress]
   egress:
   - to:
 ${to}
----
-`;
+`);
 
-const ciliumEgress = (rules: string) => `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata:
-  name: api-egress
-  namespace: shop
-spec:
-  endpointSelector:
-    matchLabels: {app: api}
-  egress:
+const ciliumEgress = (rules: string) => ciliumNetworkPolicy("shop", "api-egress", { app: "api" }, `  egress:
 ${rules}
----
-`;
+`);
 
 describe("istio-registry-only-missing-import", () => {
   it("reports a Service the workload's env names and its Sidecar does not import", async () => {
