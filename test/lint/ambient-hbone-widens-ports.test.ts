@@ -4,24 +4,16 @@ import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/ambient-hbone-widens-ports.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
+import { networkPolicy } from "../helpers/fixtures.js";
 
 // seed-ambient-networkpolicy: my-app serves 8080 (http) and 9090 (metrics); frontend is an ambient client.
 const dir = join(import.meta.dirname, "..", "..", "examples", "seed-ambient-networkpolicy");
 const read = (f: string): string => readFileSync(join(dir, f), "utf8");
 const setup = `${read("namespaces.yaml")}\n---\n${read("workloads.yaml")}\n---\n`;
 
-const policy = (ports: string) => `apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: my-app-ingress
-  namespace: apps
-spec:
-  podSelector:
-    matchLabels:
-      app.kubernetes.io/name: my-app
-  ingress:
+const policy = (ports: string) => networkPolicy("apps", "my-app-ingress", { "app.kubernetes.io/name": "my-app" }, `  ingress:
   - ports:
-${ports}`;
+${ports}`);
 
 const portsOnly = `---
 apiVersion: security.istio.io/v1
