@@ -4,21 +4,13 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import { scenarioFromYaml } from "../helpers/cluster.js";
+import { networkPolicy } from "../helpers/fixtures.js";
 
 const dir = join(import.meta.dirname, "..", "..", "examples", "seed-ambient-networkpolicy");
 const read = (f: string): string => readFileSync(join(dir, f), "utf8");
 const setup = `${read("namespaces.yaml")}\n---\n${read("workloads.yaml")}\n---\n`;
 
-const policy = (spec: string) => `apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: my-app-ingress
-  namespace: apps
-spec:
-  podSelector:
-    matchLabels:
-      app.kubernetes.io/name: my-app
-${spec}`;
+const policy = (spec: string) => networkPolicy("apps", "my-app-ingress", { "app.kubernetes.io/name": "my-app" }, spec);
 
 const rulesOf = async (text: string): Promise<string[]> => lint(await scenarioFromYaml(text)).map((f) => `${f.rule} ${f.workloads[0]}`);
 
