@@ -238,6 +238,17 @@ ${selector("endpointSelector", endpointSelector, "  ")}${lines(spec)}---
 `;
 }
 
+/** CiliumNetworkPolicy egress rule lines admitting kube-dns (kube-system) on `ports`, the lines under `- ports:`. */
+export function ciliumEgressToKubeDns(ports: string): string {
+  return `  - toEndpoints:
+    - matchLabels:
+        io.kubernetes.pod.namespace: kube-system
+        k8s-app: kube-dns
+    toPorts:
+    - ports:
+${lines(ports)}`;
+}
+
 /**
  * An Istio AuthorizationPolicy `ns/name` with `action` (ALLOW, DENY, …) for the pods
  * `podSelector` matches (the whole namespace when empty); `rules` are the lines under `rules:`.

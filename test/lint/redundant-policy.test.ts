@@ -7,7 +7,7 @@ import redundantRule from "../../src/lint/rules/redundant-rule.js";
 import { buildScenario } from "../../src/analysis/scenario.js";
 import { loadInputs, loadText } from "../../src/load/index.js";
 import { errors, lineOf, scenarioFromYaml } from "../helpers/cluster.js";
-import { pod } from "../helpers/fixtures.js";
+import { authorizationPolicy, ciliumEgressToKubeDns, ciliumNetworkPolicy, pod } from "../helpers/fixtures.js";
 
 /** Pods app/web, app/frontend and app/db, each serving http on 8080. */
 const cluster = ["web", "frontend", "db"].map((name) => pod("app", name, { ports: [{ name: "http", containerPort: 8080 }] })).join("");
@@ -157,29 +157,14 @@ ${spec}---
 
   it("reports a namespace policy of seed-cilium-baselines that repeats the cluster-wide DNS baseline", async () => {
     const dir = join(import.meta.dirname, "..", "..", "examples", "seed-cilium-baselines");
-    const extra = `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata:
-  name: recipes-dns
-  namespace: recipes
-spec:
-  endpointSelector: {}
-  egress:
-  - toEndpoints:
-    - matchLabels:
-        io.kubernetes.pod.namespace: kube-system
-        k8s-app: kube-dns
-    toPorts:
-    - ports:
-      - {port: "53", protocol: UDP}
-`;
+    const extra = ciliumNetworkPolicy("recipes", "recipes-dns", {}, `  egress:\n${ciliumEgressToKubeDns('      - {port: "53", protocol: UDP}')}`);
     const base = await loadInputs([dir]);
     const added = loadText(extra, "recipes-dns.yaml");
     const scenario = buildScenario({ manifests: [...base.manifests, ...added.manifests], diagnostics: [...base.diagnostics, ...added.diagnostics] });
     expect(errors(scenario)).toEqual([]);
     const found = lint(scenario, [redundantPolicy, redundantRule]);
     expect(found.map((f) => `${f.rule} ${f.resource.kind} ${f.resource.namespace}/${f.resource.name} ${f.file}:${f.line}`)).toEqual([
-      "redundant-policy CiliumNetworkPolicy recipes/recipes-dns recipes-dns.yaml:1",
+      `redundant-policy CiliumNetworkPolicy recipes/recipes-dns recipes-dns.yaml:${lineOf(extra, "kind: CiliumNetworkPolicy") - 1}`,
     ]);
     expect(found[0]!.message).toContain("baseline-dns-egress");
     expect(found[0]!.workloads.length).toBeGreaterThan(0);
@@ -190,27 +175,20 @@ spec:
 describe("redundant-policy on AuthorizationPolicies", () => {
   const dir = join(import.meta.dirname, "..", "..", "examples", "seed-kyma-ingress");
   /** A pod-level policy for jaeger-query next to the guide's namespace policy (§3.3), meant to admit garden only. */
-  async function withJaegerPolicy(spec: string) {
-    const extra = `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: jaeger-from-garden
-  namespace: garden
-spec:
-${spec}`;
+  const jaegerPolicy = (namespaces: string) =>
+    authorizationPolicy("garden", "jaeger-from-garden", { "app.kubernetes.io/name": "jaeger-query" }, "ALLOW", `  - from:\n    - source:\n        namespaces: [${namespaces}]\n`);
+  async function withJaegerPolicy(extra: string) {
     const base = await loadInputs([dir]);
     const added = loadText(extra, "jaeger-policy.yaml");
     const scenario = buildScenario({ manifests: [...base.manifests, ...added.manifests], diagnostics: [...base.diagnostics, ...added.diagnostics] });
     expect(errors(scenario)).toEqual([]);
     return lint(scenario, [redundantPolicy, redundantRule]);
   }
-  const selector = "  selector:\n    matchLabels:\n      app.kubernetes.io/name: jaeger-query\n  action: ALLOW\n";
-  const fromNamespaces = (ns: string) => `  rules:\n  - from:\n    - source:\n        namespaces: [${ns}]\n`;
 
   it("reports a pod-level policy of seed-kyma-ingress that the namespace policy makes useless: it restricts nothing", async () => {
-    const found = await withJaegerPolicy(selector + fromNamespaces("garden"));
+    const found = await withJaegerPolicy(jaegerPolicy("garden"));
     expect(found.map((f) => `${f.rule} ${f.severity} ${f.resource.kind} ${f.resource.namespace}/${f.resource.name} ${f.file}:${f.line}`)).toEqual([
-      "redundant-policy warning AuthorizationPolicy garden/jaeger-from-garden jaeger-policy.yaml:1",
+      `redundant-policy warning AuthorizationPolicy garden/jaeger-from-garden jaeger-policy.yaml:${lineOf(jaegerPolicy("garden"), "kind: AuthorizationPolicy") - 1}`,
     ]);
     expect(found[0]!.workloads).toEqual(["garden/jaeger-query"]);
     expect(found[0]!.message).toContain("changes nothing for garden/jaeger-query: other ALLOW policies apply wherever it does (garden/garden-namespace-policy)");
@@ -218,12 +196,15 @@ ${spec}`;
   });
 
   it("does not report it when it admits a namespace the namespace policy does not", async () => {
-    expect(await withJaegerPolicy(selector + fromNamespaces("garden, kyma-system"))).toEqual([]);
+    expect(await withJaegerPolicy(jaegerPolicy("garden, kyma-system"))).toEqual([]);
   });
 
   it("does not report a policy bound by targetRefs, which no selector policy stands in for at a waypoint", async () => {
-    const refs = "  targetRefs:\n  - kind: Service\n    group: \"\"\n    name: jaeger\n  action: ALLOW\n";
-    expect(await withJaegerPolicy(refs + fromNamespaces("garden"))).toEqual([]);
+    const refs = "  targetRefs:\n  - kind: Service\n    group: \"\"\n    name: jaeger\n";
+    const text = jaegerPolicy("garden").replace("  selector:\n    matchLabels: {app.kubernetes.io/name: jaeger-query}\n", refs);
+    expect(text).toContain("targetRefs");
+    expect(text).not.toContain("selector");
+    expect(await withJaegerPolicy(text)).toEqual([]);
   });
 });
 
