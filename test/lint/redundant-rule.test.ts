@@ -5,7 +5,7 @@ import { loadInputs, loadText } from "../../src/load/index.js";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/redundant-rule.js";
 import { errors, lineOf, scenarioFromYaml } from "../helpers/cluster.js";
-import { namespace, pod } from "../helpers/fixtures.js";
+import { authorizationPolicy, ciliumEgressToKubeDns, ciliumNetworkPolicy, namespace, pod } from "../helpers/fixtures.js";
 
 /** Namespaces `app` and `other`, pods web (http=8080), api (http=9090), client (in `other`). */
 const cluster =
@@ -336,23 +336,11 @@ ${port("80")}---
 
 describe("redundant-rule on seed-cilium-baselines", () => {
   const dir = join(import.meta.dirname, "..", "..", "examples", "seed-cilium-baselines");
-  /** The example, plus a namespace policy in recipes written as its owner might: DNS to kube-dns. */
+  /** A namespace policy in recipes written as its owner might: DNS to kube-dns on `ports`, then what `ports` goes on to write. */
+  const recipesDns = (ports: string) => ciliumNetworkPolicy("recipes", "recipes-dns", {}, `  egress:\n${ciliumEgressToKubeDns(ports)}`);
+  /** The example, plus recipesDns(ports). */
   async function withRecipesDns(ports: string) {
-    const extra = `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata:
-  name: recipes-dns
-  namespace: recipes
-spec:
-  endpointSelector: {}
-  egress:
-  - toEndpoints:
-    - matchLabels:
-        io.kubernetes.pod.namespace: kube-system
-        k8s-app: kube-dns
-    toPorts:
-    - ports:
-${ports}`;
+    const extra = recipesDns(ports);
     const base = await loadInputs([dir]);
     const added = loadText(extra, "recipes-dns.yaml");
     const scenario = buildScenario({ manifests: [...base.manifests, ...added.manifests], diagnostics: [...base.diagnostics, ...added.diagnostics] });
@@ -366,13 +354,14 @@ ${ports}`;
   });
 
   it("reports a namespace rule that repeats the cluster-wide DNS baseline", async () => {
-    const found = await withRecipesDns('      - {port: "53", protocol: UDP}\n  - toEntities: [world]\n    toPorts:\n    - ports:\n      - {port: "8443", protocol: TCP}\n');
+    const ports = '      - {port: "53", protocol: UDP}\n  - toEntities: [world]\n    toPorts:\n    - ports:\n      - {port: "8443", protocol: TCP}\n';
+    const found = await withRecipesDns(ports);
     expect(found).toHaveLength(1);
     expect(found[0]).toMatchObject({
       rule: "redundant-rule",
       resource: { kind: "CiliumNetworkPolicy", namespace: "recipes", name: "recipes-dns" },
       file: "recipes-dns.yaml",
-      line: 9,
+      line: lineOf(recipesDns(ports), "  - toEndpoints:"),
     });
     expect(found[0]!.workloads.every((w) => w.startsWith("recipes/"))).toBe(true);
     expect(found[0]!.message).toContain("already allowed by baseline-dns-egress egress[0]");
@@ -448,26 +437,17 @@ ${rules}---
 
 describe("redundant-rule on seed-kyma-ingress", () => {
   const dir = join(import.meta.dirname, "..", "..", "examples", "seed-kyma-ingress");
-  /** A pod-level policy for jaeger-query next to the guide's namespace policy (§3.3): garden, and an address range. */
-  async function withJaegerPolicy(namespaces: string) {
-    const extra = `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: jaeger-from-garden
-  namespace: garden
-spec:
-  selector:
-    matchLabels:
-      app.kubernetes.io/name: jaeger-query
-  action: ALLOW
-  rules:
-  - from:
+  /** A pod-level policy for jaeger-query next to the guide's namespace policy (§3.3): `namespaces`, and an address range. */
+  const jaegerPolicy = (namespaces: string) =>
+    authorizationPolicy("garden", "jaeger-from-garden", { "app.kubernetes.io/name": "jaeger-query" }, "ALLOW", `  - from:
     - source:
         namespaces: [${namespaces}]
   - from:
     - source:
         ipBlocks: [192.0.2.0/24]
-`;
+`);
+  async function withJaegerPolicy(namespaces: string) {
+    const extra = jaegerPolicy(namespaces);
     const base = await loadInputs([dir]);
     const added = loadText(extra, "jaeger-policy.yaml");
     const scenario = buildScenario({ manifests: [...base.manifests, ...added.manifests], diagnostics: [...base.diagnostics, ...added.diagnostics] });
@@ -486,7 +466,7 @@ spec:
       resource: { kind: "AuthorizationPolicy", namespace: "garden", name: "jaeger-from-garden" },
       workloads: ["garden/jaeger-query"],
       file: "jaeger-policy.yaml",
-      line: 12,
+      line: lineOf(jaegerPolicy("garden"), "  - from:"),
     });
     expect(found[0]!.message).toContain("also allowed by garden/garden-namespace-policy rules[0]");
   });
