@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/cilium-l4-rule-disables-l7.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
-import { ciliumNetworkPolicy, pod } from "../helpers/fixtures.js";
+import { ciliumNetworkPolicy, networkPolicy, pod } from "../helpers/fixtures.js";
 
 /** shop/api, shop/web and shop/batch, each serving 8080; appended after a policy. */
 const cluster = "---\n" + ["api", "web", "batch"].map((name) => pod("shop", name, { ports: [8080] })).join("");
@@ -77,18 +77,10 @@ describe("cilium-l4-rule-disables-l7", () => {
   });
 
   it("reports a namespace-wide L3 rule of another policy", async () => {
-    const defaults = `---
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata:
-  name: namespace-defaults
-  namespace: shop
-spec:
-  endpointSelector: {}
-  ingress:
+    const defaults = ciliumNetworkPolicy("shop", "namespace-defaults", {}, `  ingress:
   - fromEndpoints:
     - {}
-`;
+`);
     const text = api(l7Rule) + defaults;
     const found = await findings(text);
     expect(found).toHaveLength(1);
@@ -97,22 +89,13 @@ spec:
   });
 
   it("reports a Kubernetes NetworkPolicy port rule, which Cilium merges with its own policies", async () => {
-    const np = `---
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: api-from-web
-  namespace: shop
-spec:
-  podSelector:
-    matchLabels: {app: api}
-  ingress:
+    const np = networkPolicy("shop", "api-from-web", { app: "api" }, `  ingress:
   - from:
     - podSelector:
         matchLabels: {app: web}
     ports:
     - port: 8080
-`;
+`);
     const text = api(l7Rule) + np;
     const found = await findings(text);
     expect(found).toHaveLength(1);
