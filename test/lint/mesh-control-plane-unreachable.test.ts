@@ -12,15 +12,7 @@ const app = (nsLabels: Labels) => namespace("shop", nsLabels) + deployment("shop
 const denyEgress = networkPolicy("shop", "deny-egress", {}, `  policyTypes: [Egress]
 `);
 
-const allowIstiod = (port: number) => `---
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: allow-istiod
-  namespace: shop
-spec:
-  podSelector: {}
-  policyTypes: [Egress]
+const allowIstiod = (port: number) => networkPolicy("shop", "allow-istiod", {}, `  policyTypes: [Egress]
   egress:
   - to:
     - namespaceSelector:
@@ -29,7 +21,7 @@ spec:
     ports:
     - protocol: TCP
       port: ${port}
-`;
+`);
 
 describe("mesh-control-plane-unreachable", () => {
   it("reports a sidecar workload whose egress does not reach istiod on 15012", async () => {
@@ -76,21 +68,12 @@ describe("mesh-control-plane-unreachable", () => {
   });
 
   it("reports istiod's ingress policy, once for every proxy it cuts off", async () => {
-    const denyIngress = `---
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: istiod-ingress
-  namespace: istio-system
-spec:
-  podSelector:
-    matchLabels: {app: istiod}
-  ingress:
+    const denyIngress = networkPolicy("istio-system", "istiod-ingress", { app: "istiod" }, `  ingress:
   - from:
     - namespaceSelector:
         matchLabels:
           kubernetes.io/metadata.name: other
-`;
+`);
     const text = istiod + app(sidecarInjection) + denyIngress;
     const findings = lint(await scenarioFromYaml(text), [rule]);
     expect(findings).toHaveLength(1);
