@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/ambient-hbone-widens-ports.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
-import { networkPolicy } from "../helpers/fixtures.js";
+import { authorizationPolicy, networkPolicy } from "../helpers/fixtures.js";
 
 // seed-ambient-networkpolicy: my-app serves 8080 (http) and 9090 (metrics); frontend is an ambient client.
 const dir = join(import.meta.dirname, "..", "..", "examples", "seed-ambient-networkpolicy");
@@ -15,22 +15,10 @@ const policy = (ports: string) => networkPolicy("apps", "my-app-ingress", { "app
   - ports:
 ${ports}`);
 
-const portsOnly = `---
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: my-app-ports
-  namespace: apps
-spec:
-  selector:
-    matchLabels:
-      app.kubernetes.io/name: my-app
-  action: ALLOW
-  rules:
-  - to:
+const portsOnly = "---\n" + authorizationPolicy("apps", "my-app-ports", { "app.kubernetes.io/name": "my-app" }, "ALLOW", `  - to:
     - operation:
         ports: ["8080"]
-`;
+`);
 
 describe("ambient-hbone-widens-ports", () => {
   it("reports the seed's corrected policy: 8080 and 15008 listed, 9090 reached through the tunnel", async () => {
