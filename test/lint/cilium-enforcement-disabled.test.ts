@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/cilium-enforcement-disabled.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
-import { namespace, pod, type Labels } from "../helpers/fixtures.js";
+import { ciliumNetworkPolicy, namespace, pod, type Labels } from "../helpers/fixtures.js";
 
 const dir = join(import.meta.dirname, "..", "..", "examples", "seed-cilium-baselines");
 const yamlUnder = (sub: string): string[] =>
@@ -19,17 +19,8 @@ const rest = ["", ...yamlUnder("workloads"), ...yamlUnder("network-policy")].joi
 const findings = async (text: string) => lint(await scenarioFromYaml(text), [rule]);
 
 /** Namespace sandbox labelled `sandboxLabels` with pod toolbox, pod shop/api and a policy isolating shop. */
-const small = (sandboxLabels: Labels) => `${namespace("sandbox", sandboxLabels)}${pod("sandbox", "toolbox", { labels: {} })}${pod("shop", "api")}apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata:
-  name: api-in
-  namespace: shop
-spec:
-  endpointSelector: {}
-  ingress:
-  - fromEndpoints:
-    - {}
-`;
+const small = (sandboxLabels: Labels) =>
+  namespace("sandbox", sandboxLabels) + pod("sandbox", "toolbox", { labels: {} }) + pod("shop", "api") + ciliumNetworkPolicy("shop", "api-in", {}, "  ingress:\n  - fromEndpoints:\n    - {}\n");
 
 describe("cilium-enforcement-disabled", () => {
   it("reports sandbox, whose escape hatch is pulled in the baselines example (seed 002)", async () => {
@@ -86,6 +77,7 @@ describe("cilium-enforcement-disabled", () => {
 
   it("does not report when no pod anywhere is isolated", async () => {
     const text = small({ "network-policy.homelab/enforcement": "disabled" }).replace(/---\napiVersion: cilium\.io\/v2[\s\S]*$/, "");
+    expect(text).not.toContain("CiliumNetworkPolicy");
     expect(await findings(text)).toEqual([]);
   });
 
