@@ -2,28 +2,18 @@ import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/selector-selects-nothing.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
-import { exampleFile, namespace, networkPolicy, pod } from "../helpers/fixtures.js";
+import { exampleFile, namespace, networkPolicy, pod, type Labels } from "../helpers/fixtures.js";
 
 /** Namespace db (no pods yet) and pod app/web. */
 const pods = namespace("db") + pod("app", "web");
 
-const policy = (selector: string, nsLabels: string) => `apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: web-in
-  namespace: app
-spec:
-  podSelector:
-    matchLabels: {${selector}}
-  ingress:
-  - from:
-    - namespaceSelector:
-        matchLabels: {${nsLabels}}
-`;
+/** NetworkPolicy app/web-in for the pods `podSelector`, admitting the namespaces `{nsLabels}`. */
+const policy = (podSelector: Labels, nsLabels: string) =>
+  networkPolicy("app", "web-in", podSelector, `  ingress:\n  - from:\n    - namespaceSelector:\n        matchLabels: {${nsLabels}}\n`);
 
 describe("selector-selects-nothing", () => {
   it("reports a namespaceSelector written with name: instead of kubernetes.io/metadata.name", async () => {
-    const text = pods + policy("app: web", "name: db");
+    const text = pods + policy({ app: "web" }, "name: db");
     const findings = lint(await scenarioFromYaml(text), [rule]);
     expect(findings).toHaveLength(1);
     expect(findings[0]).toMatchObject({ rule: "selector-selects-nothing", severity: "warning", resource: { kind: "NetworkPolicy", namespace: "app", name: "web-in" } });
@@ -31,14 +21,14 @@ describe("selector-selects-nothing", () => {
   });
 
   it("reports a podSelector that selects no pod", async () => {
-    const text = pods + policy("app: wbe", "kubernetes.io/metadata.name: db");
+    const text = pods + policy({ app: "wbe" }, "kubernetes.io/metadata.name: db");
     const findings = lint(await scenarioFromYaml(text), [rule]);
     expect(findings).toHaveLength(1);
     expect(findings[0]!.message).toContain("podSelector");
   });
 
   it("does not report selectors that match", async () => {
-    expect(lint(await scenarioFromYaml(pods + policy("app: web", "kubernetes.io/metadata.name: db")), [rule])).toEqual([]);
+    expect(lint(await scenarioFromYaml(pods + policy({ app: "web" }, "kubernetes.io/metadata.name: db")), [rule])).toEqual([]);
   });
 });
 
@@ -92,7 +82,7 @@ describe("selector-selects-nothing on peer podSelectors", () => {
   });
 
   it("reads the NetworkPolicies under Cilium too", async () => {
-    const text = pods + policy("app: web", "name: db");
+    const text = pods + policy({ app: "web" }, "name: db");
     expect(lint(await scenarioFromYaml(text, { cni: "cilium" }), [rule]).map((f) => f.line)).toEqual([lineOf(text, "  - from:")]);
   });
 });
