@@ -1,21 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { fixture, palisade } from "../cli/helpers.js";
 import { lineOf } from "../helpers/cluster.js";
-import { namespace, pod } from "../helpers/fixtures.js";
+import { namespace, networkPolicy, pod } from "../helpers/fixtures.js";
 
-const text = `${namespace("db")}${pod("app", "web")}apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: web-in
-  namespace: app
-spec:
-  podSelector:
-    matchLabels: {app: web}
-  ingress:
-  - from:
-    - namespaceSelector:
-        matchLabels: {name: db}
-`;
+const text = namespace("db") + pod("app", "web") + networkPolicy("app", "web-in", { app: "web" }, "  ingress:\n  - from:\n    - namespaceSelector:\n        matchLabels: {name: db}\n");
 
 describe("palisade lint", () => {
   it("prints the findings as JSON per the contract; a warning passes --fail-on error", async () => {
