@@ -7,23 +7,15 @@ import redundantRule from "../../src/lint/rules/redundant-rule.js";
 import { buildScenario } from "../../src/analysis/scenario.js";
 import { loadInputs, loadText } from "../../src/load/index.js";
 import { errors, lineOf, scenarioFromYaml } from "../helpers/cluster.js";
-import { authorizationPolicy, ciliumEgressToKubeDns, ciliumNetworkPolicy, pod } from "../helpers/fixtures.js";
+import { authorizationPolicy, ciliumEgressToKubeDns, ciliumNetworkPolicy, networkPolicy, pod, type Labels } from "../helpers/fixtures.js";
 
 /** Pods app/web, app/frontend and app/db, each serving http on 8080. */
 const cluster = ["web", "frontend", "db"].map((name) => pod("app", name, { ports: [{ name: "http", containerPort: 8080 }] })).join("");
 
-const policy = (name: string, selector: string, spec: string) => `apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: ${name}
-  namespace: app
-spec:
-  podSelector: ${selector}
-${spec}---
-`;
+const policy = (name: string, podSelector: Labels, spec: string) => networkPolicy("app", name, podSelector, spec);
 
-const appWide = policy("app-wide", "{}", "  ingress:\n  - from:\n    - podSelector: {}\n");
-const fromFrontend = (selector: string) =>
+const appWide = policy("app-wide", {}, "  ingress:\n  - from:\n    - podSelector: {}\n");
+const fromFrontend = (selector: Labels) =>
   policy("web-from-frontend", selector, "  ingress:\n  - from:\n    - podSelector: {matchLabels: {app: frontend}}\n    ports:\n    - port: 8080\n");
 
 async function findings(text: string) {
@@ -32,7 +24,7 @@ async function findings(text: string) {
 
 describe("redundant-policy", () => {
   it("reports a narrower policy that a broader one already covers, and not its rules one by one", async () => {
-    const text = cluster + appWide + fromFrontend("{matchLabels: {app: web}}");
+    const text = cluster + appWide + fromFrontend({ app: "web" });
     const found = await findings(text);
     expect(found).toHaveLength(1);
     expect(found[0]).toMatchObject({
@@ -50,22 +42,22 @@ describe("redundant-policy", () => {
 
   it("does not report a policy that is the only one isolating some of its pods", async () => {
     // app-wide now selects only web: removing web-from-frontend would open frontend and db to everyone.
-    const text = cluster + appWide.replace("podSelector: {}\n  ingress", "podSelector: {matchLabels: {app: web}}\n  ingress") + fromFrontend("{}");
+    const text = cluster + appWide.replace("podSelector: {}\n  ingress", "podSelector: {matchLabels: {app: web}}\n  ingress") + fromFrontend({});
     expect((await findings(text)).filter((f) => f.rule === "redundant-policy")).toEqual([]);
   });
 
   it("does not report a policy that allows a connection the others do not", async () => {
-    const text = cluster + appWide.replace("- podSelector: {}", "- podSelector: {matchLabels: {app: db}}") + fromFrontend("{matchLabels: {app: web}}");
+    const text = cluster + appWide.replace("- podSelector: {}", "- podSelector: {matchLabels: {app: db}}") + fromFrontend({ app: "web" });
     expect(await findings(text)).toEqual([]);
   });
 
   it("does not report a default deny next to the policies that allow", async () => {
-    const text = cluster + policy("default-deny", "{}", "  policyTypes: [Ingress, Egress]\n") + appWide;
+    const text = cluster + policy("default-deny", {}, "  policyTypes: [Ingress, Egress]\n") + appWide;
     expect(await findings(text)).toEqual([]);
   });
 
   it("does not report a policy whose egress isolation nothing else provides", async () => {
-    const text = cluster + appWide + policy("web-locked", "{matchLabels: {app: web}}", "  policyTypes: [Ingress, Egress]\n  ingress:\n  - from:\n    - podSelector: {}\n");
+    const text = cluster + appWide + policy("web-locked", { app: "web" }, "  policyTypes: [Ingress, Egress]\n  ingress:\n  - from:\n    - podSelector: {}\n");
     // Its ingress rule adds nothing, but the policy still isolates web for egress.
     const found = await findings(text);
     expect(found.map((f) => `${f.rule} ${f.resource.name} ${f.line}`)).toEqual([`redundant-rule web-locked ${lineOf(text, "- from:", 2)}`]);
@@ -116,16 +108,7 @@ ${ports}`;
 });
 
 describe("redundant-policy on Cilium policies", () => {
-  const cnp = (name: string, spec: string) => `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata:
-  name: ${name}
-  namespace: app
-spec:
-  endpointSelector:
-    matchLabels: {app: web}
-${spec}---
-`;
+  const cnp = (name: string, spec: string) => ciliumNetworkPolicy("app", name, { app: "web" }, spec);
   const wide = (extra = "") => cnp("wide", `${extra}  ingress:\n  - fromEndpoints:\n    - {}\n`);
   const narrow = (extra = "") => cnp("narrow", `  ingress:\n  - fromEndpoints:\n    - matchLabels: {app: frontend}\n    toPorts:\n    - ports:\n      - {port: "8080", protocol: TCP}\n${extra}`);
 
