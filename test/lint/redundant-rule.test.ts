@@ -5,7 +5,7 @@ import { loadInputs, loadText } from "../../src/load/index.js";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/redundant-rule.js";
 import { errors, lineOf, scenarioFromYaml } from "../helpers/cluster.js";
-import { authorizationPolicy, ciliumEgressToKubeDns, ciliumNetworkPolicy, namespace, pod } from "../helpers/fixtures.js";
+import { authorizationPolicy, ciliumEgressToKubeDns, ciliumNetworkPolicy, namespace, networkPolicy, pod, type Labels } from "../helpers/fixtures.js";
 
 /** Namespaces `app` and `other`, pods web (http=8080), api (http=9090), client (in `other`). */
 const cluster =
@@ -15,15 +15,7 @@ const cluster =
   pod("app", "api", { labels: { app: "api", tier: "front" }, ports: [{ name: "http", containerPort: 9090 }] }) +
   pod("other", "client");
 
-const policy = (name: string, selector: string, spec: string) => `apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: ${name}
-  namespace: app
-spec:
-  podSelector: ${selector}
-${spec}---
-`;
+const policy = (name: string, podSelector: Labels, spec: string) => networkPolicy("app", name, podSelector, spec);
 
 async function findings(text: string) {
   const scenario = await scenarioFromYaml(text);
@@ -38,7 +30,7 @@ describe("redundant-rule", () => {
       cluster +
       policy(
         "web-in",
-        "{matchLabels: {app: web}}",
+        { app: "web" },
         `  ingress:
   - from:
     - namespaceSelector: {}
@@ -74,7 +66,7 @@ describe("redundant-rule", () => {
       cluster +
       policy(
         "web-in",
-        "{matchLabels: {app: web}}",
+        { app: "web" },
         `  ingress:
   - from:
     - namespaceSelector: {}
@@ -95,8 +87,8 @@ describe("redundant-rule", () => {
   it("reports a rule covered by a rule of another policy selecting the same pods", async () => {
     const text =
       cluster +
-      policy("front-in", "{matchLabels: {tier: front}}", "  ingress:\n  - from:\n    - namespaceSelector: {matchLabels: {team: b}}\n") +
-      policy("web-in", "{matchLabels: {app: web}}", "  ingress:\n  - from:\n    - podSelector: {}\n  - from:\n    - namespaceSelector: {matchLabels: {team: b}}\n    ports:\n    - port: 443\n");
+      policy("front-in", { tier: "front" }, "  ingress:\n  - from:\n    - namespaceSelector: {matchLabels: {team: b}}\n") +
+      policy("web-in", { app: "web" }, "  ingress:\n  - from:\n    - podSelector: {}\n  - from:\n    - namespaceSelector: {matchLabels: {team: b}}\n    ports:\n    - port: 443\n");
     const found = await findings(text);
     expect(found.map((f) => [f.resource.name, f.line])).toEqual([["web-in", lineOf(text, "- from:", 3)]]);
     expect(found[0]!.message).toContain("app/front-in ingress[0]");
@@ -105,15 +97,15 @@ describe("redundant-rule", () => {
   it("does not report a rule that another policy covers for only some of the pods it selects", async () => {
     const text =
       cluster +
-      policy("web-only-in", "{matchLabels: {app: web}}", "  ingress:\n  - from:\n    - namespaceSelector: {matchLabels: {team: b}}\n") +
-      policy("front-in", "{matchLabels: {tier: front}}", "  ingress:\n  - from:\n    - namespaceSelector: {matchLabels: {team: b}}\n    ports:\n    - port: 443\n");
+      policy("web-only-in", { app: "web" }, "  ingress:\n  - from:\n    - namespaceSelector: {matchLabels: {team: b}}\n") +
+      policy("front-in", { tier: "front" }, "  ingress:\n  - from:\n    - namespaceSelector: {matchLabels: {team: b}}\n    ports:\n    - port: 443\n");
     // front-in also selects app/api, which nothing else admits from team b.
     expect(await findings(text)).toEqual([]);
   });
 
   it("keeps the first of two identical rules and reports the second", async () => {
     const rules = "  - from:\n    - podSelector: {matchLabels: {app: api}}\n    ports:\n    - port: 8080\n";
-    const text = cluster + policy("web-in", "{matchLabels: {app: web}}", `  ingress:\n${rules}${rules}`);
+    const text = cluster + policy("web-in", { app: "web" }, `  ingress:\n${rules}${rules}`);
     const found = await findings(text);
     expect(found).toHaveLength(1);
     expect(found[0]!.line).toBe(lineOf(text, "- from:", 2));
@@ -124,17 +116,17 @@ describe("redundant-rule", () => {
     const block = (cidr: string, except = "") =>
       `  - to:\n    - ipBlock:\n        cidr: ${cidr}\n${except ? `        except: [${except}]\n` : ""}    ports:\n    - port: 443\n`;
     const base = block("10.0.0.0/8", "10.1.0.0/16");
-    const inside = cluster + policy("web-out", "{matchLabels: {app: web}}", `  egress:\n${base}${block("10.2.0.0/16")}`);
+    const inside = cluster + policy("web-out", { app: "web" }, `  egress:\n${base}${block("10.2.0.0/16")}`);
     const found = await findings(inside);
     expect(found.map((f) => f.line)).toEqual([lineOf(inside, "- to:", 2)]);
     // 10.1.2.0/24 lies in the except: the second rule adds it.
-    const inExcept = cluster + policy("web-out", "{matchLabels: {app: web}}", `  egress:\n${base}${block("10.1.2.0/24")}`);
+    const inExcept = cluster + policy("web-out", { app: "web" }, `  egress:\n${base}${block("10.1.2.0/24")}`);
     expect(await findings(inExcept)).toEqual([]);
   });
 
   it("reports an ipBlock covered only by the union of two others, naming both", async () => {
     const block = (cidr: string) => `  - to:\n    - ipBlock: {cidr: ${cidr}}\n    ports:\n    - port: 443\n`;
-    const text = cluster + policy("web-out", "{matchLabels: {app: web}}", `  egress:\n${block("10.0.0.0/9")}${block("10.128.0.0/9")}${block("10.0.0.0/8")}`);
+    const text = cluster + policy("web-out", { app: "web" }, `  egress:\n${block("10.0.0.0/9")}${block("10.128.0.0/9")}${block("10.0.0.0/8")}`);
     const found = await findings(text);
     expect(found.map((f) => f.line)).toEqual([lineOf(text, "- to:", 3)]);
     expect(found[0]!.message).toContain("egress[0]");
@@ -144,16 +136,16 @@ describe("redundant-rule", () => {
   it("resolves named ports on each selected pod", async () => {
     const spec = "  ingress:\n  - ports:\n    - port: 8080\n  - from:\n    - namespaceSelector: {}\n    ports:\n    - port: http\n";
     // On web, http is 8080: the named rule adds nothing.
-    const webOnly = cluster + policy("in", "{matchLabels: {app: web}}", spec);
+    const webOnly = cluster + policy("in", { app: "web" }, spec);
     expect((await findings(webOnly)).map((f) => f.line)).toEqual([lineOf(webOnly, "- from:")]);
     // On api, http is 9090: the same rule opens a port the first one does not.
-    const both = cluster + policy("in", "{matchLabels: {tier: front}}", spec);
+    const both = cluster + policy("in", { tier: "front" }, spec);
     expect(await findings(both)).toEqual([]);
   });
 
   it("resolves an egress named port on the destination, and never on an address", async () => {
     const spec = "  egress:\n  - to:\n    - podSelector: {}\n    ports:\n    - port: 8080\n    - port: 9090\n  - to:\n    - podSelector: {}\n    ports:\n    - port: http\n";
-    const text = cluster + policy("out", "{matchLabels: {app: web}}", spec);
+    const text = cluster + policy("out", { app: "web" }, spec);
     expect((await findings(text)).map((f) => f.line)).toEqual([lineOf(text, "- to:", 2)]);
   });
 
@@ -161,13 +153,13 @@ describe("redundant-rule", () => {
     // egress[0] of ingress-only is never consulted: it neither covers nor is covered.
     const text =
       cluster +
-      policy("ingress-only", "{matchLabels: {app: web}}", "  policyTypes: [Ingress]\n  ingress:\n  - {}\n  egress:\n  - {}\n") +
-      policy("web-out", "{matchLabels: {app: web}}", "  egress:\n  - to:\n    - podSelector: {}\n");
+      policy("ingress-only", { app: "web" }, "  policyTypes: [Ingress]\n  ingress:\n  - {}\n  egress:\n  - {}\n") +
+      policy("web-out", { app: "web" }, "  egress:\n  - to:\n    - podSelector: {}\n");
     expect(await findings(text)).toEqual([]);
   });
 
   it("reports a rule that an empty rule (every peer, every port) covers", async () => {
-    const text = cluster + policy("web-in", "{matchLabels: {app: web}}", "  ingress:\n  - {}\n  - from:\n    - ipBlock: {cidr: 0.0.0.0/0}\n");
+    const text = cluster + policy("web-in", { app: "web" }, "  ingress:\n  - {}\n  - from:\n    - ipBlock: {cidr: 0.0.0.0/0}\n");
     const found = await findings(text);
     expect(found.map((f) => f.line)).toEqual([lineOf(text, "- from:")]);
   });
@@ -177,7 +169,7 @@ describe("redundant-rule", () => {
       cluster +
       policy(
         "web-in",
-        "{matchLabels: {app: web}}",
+        { app: "web" },
         "  ingress:\n  - from:\n    - ipBlock: {cidr: 0.0.0.0/0}\n    - ipBlock: {cidr: '::/0'}\n    - namespaceSelector: {}\n  - ports:\n    - port: 8080\n",
       );
     expect(await findings(text)).toEqual([]);
@@ -185,15 +177,15 @@ describe("redundant-rule", () => {
 
   it("does not report a rule that allows nothing for the input's pods", async () => {
     // No namespace carries team: z: the rule matches nothing (selector-selects-nothing says so).
-    const text = cluster + policy("web-in", "{matchLabels: {app: web}}", "  ingress:\n  - from:\n    - podSelector: {}\n  - from:\n    - namespaceSelector: {matchLabels: {team: z}}\n");
+    const text = cluster + policy("web-in", { app: "web" }, "  ingress:\n  - from:\n    - podSelector: {}\n  - from:\n    - namespaceSelector: {matchLabels: {team: z}}\n");
     expect(await findings(text)).toEqual([]);
   });
 
   it("writes policyTypes out in the fix when the last egress rule of a defaulted policy goes", async () => {
     const text =
       cluster +
-      policy("all-out", "{matchLabels: {app: web}}", "  policyTypes: [Egress]\n  egress:\n  - {}\n") +
-      policy("web-both", "{matchLabels: {app: web}}", "  ingress:\n  - {}\n  egress:\n  - to:\n    - podSelector: {}\n");
+      policy("all-out", { app: "web" }, "  policyTypes: [Egress]\n  egress:\n  - {}\n") +
+      policy("web-both", { app: "web" }, "  ingress:\n  - {}\n  egress:\n  - to:\n    - podSelector: {}\n");
     const found = await findings(text);
     expect(found.map((f) => [f.resource.name, f.line])).toEqual([["web-both", lineOf(text, "- to:")]]);
     expect(found[0]!.fix).toBe("policyTypes:\n  - Ingress\n  - Egress\negress: []\n");
@@ -204,11 +196,11 @@ describe("redundant-rule", () => {
     const pods = withAddresses("web", 80, ["10.9.0.1"]) + withAddresses("q", 9090, ["10.1.0.7"]);
     const spec = "  egress:\n  - to:\n    - podSelector: {matchLabels: {app: q}}\n    ports:\n    - port: http\n  - to:\n    - ipBlock: {cidr: 10.1.0.0/16}\n    ports:\n    - port: http\n";
     // With q alone, the ipBlock rule admits q's http, which egress[0] admits too.
-    const single = pods + policy("web-out", "{matchLabels: {app: web}}", spec);
+    const single = pods + policy("web-out", { app: "web" }, spec);
     expect((await findings(single)).map((f) => f.line)).toEqual([lineOf(single, "- to:", 2)]);
     // multi has one address inside 10.1.0.0/16 and one outside: the ipBlock admits that pod's 8080, which
     // nothing else does, so it stays; egress[0] is the one that adds nothing.
-    const multi = pods + withAddresses("multi", 8080, ["10.1.0.5", "10.2.0.9"]) + policy("web-out", "{matchLabels: {app: web}}", spec);
+    const multi = pods + withAddresses("multi", 8080, ["10.1.0.5", "10.2.0.9"]) + policy("web-out", { app: "web" }, spec);
     const found = await findings(multi);
     expect(found.map((f) => f.line)).toEqual([lineOf(multi, "- to:", 1)]);
     expect(found[0]!.message).toContain("egress[0] adds nothing");
@@ -216,16 +208,7 @@ describe("redundant-rule", () => {
 });
 
 describe("redundant-rule on Cilium policies", () => {
-  const cnp = (name: string, spec: string) => `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata:
-  name: ${name}
-  namespace: app
-spec:
-  endpointSelector:
-    matchLabels: {app: web}
-${spec}---
-`;
+  const cnp = (name: string, spec: string) => ciliumNetworkPolicy("app", name, { app: "web" }, spec);
   const port = (p: string) => `    toPorts:\n    - ports:\n      - {port: "${p}", protocol: TCP}\n`;
 
   it("reports an allow rule inside another one's endpoints and ports", async () => {
@@ -328,7 +311,7 @@ ${port("80")}---
   it("reports NetworkPolicy rules under the Cilium engine too", async () => {
     const text =
       cluster +
-      policy("web-in", "{matchLabels: {app: web}}", "  ingress:\n  - from:\n    - podSelector: {}\n  - from:\n    - podSelector: {matchLabels: {app: api}}\n    ports:\n    - port: 8080\n");
+      policy("web-in", { app: "web" }, "  ingress:\n  - from:\n    - podSelector: {}\n  - from:\n    - podSelector: {matchLabels: {app: api}}\n    ports:\n    - port: 8080\n");
     const found = lint(await scenarioFromYaml(text, { cni: "cilium" }), [rule]);
     expect(found.map((f) => [f.resource.kind, f.line])).toEqual([["NetworkPolicy", lineOf(text, "- from:", 2)]]);
   });
