@@ -1,14 +1,11 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/ambient-hbone-widens-ports.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
-import { authorizationPolicy, networkPolicy } from "../helpers/fixtures.js";
+import { authorizationPolicy, exampleFile, networkPolicy } from "../helpers/fixtures.js";
 
 // seed-ambient-networkpolicy: my-app serves 8080 (http) and 9090 (metrics); frontend is an ambient client.
-const dir = join(import.meta.dirname, "..", "..", "examples", "seed-ambient-networkpolicy");
-const read = (f: string): string => readFileSync(join(dir, f), "utf8");
+const read = (f: string): string => exampleFile("seed-ambient-networkpolicy", f);
 const setup = `${read("namespaces.yaml")}\n---\n${read("workloads.yaml")}\n---\n`;
 
 const policy = (ports: string) => networkPolicy("apps", "my-app-ingress", { "app.kubernetes.io/name": "my-app" }, `  ingress:
