@@ -1,13 +1,10 @@
 /** The ambient NetworkPolicy seed and its variants, as lint sees them. */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import { scenarioFromYaml } from "../helpers/cluster.js";
-import { networkPolicy } from "../helpers/fixtures.js";
+import { exampleFile, networkPolicy } from "../helpers/fixtures.js";
 
-const dir = join(import.meta.dirname, "..", "..", "examples", "seed-ambient-networkpolicy");
-const read = (f: string): string => readFileSync(join(dir, f), "utf8");
+const read = (f: string): string => exampleFile("seed-ambient-networkpolicy", f);
 const setup = `${read("namespaces.yaml")}\n---\n${read("workloads.yaml")}\n---\n`;
 
 const policy = (spec: string) => networkPolicy("apps", "my-app-ingress", { "app.kubernetes.io/name": "my-app" }, spec);
