@@ -1,12 +1,10 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/cilium-implicit-namespace-scope.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
+import { exampleFile } from "../helpers/fixtures.js";
 
-const dir = join(import.meta.dirname, "..", "..", "examples", "seed-cilium-partner-api");
-const read = (f: string): string => readFileSync(join(dir, f), "utf8");
+const read = (f: string): string => exampleFile("seed-cilium-partner-api", f);
 /** The cluster and the other two namespaces' CNPs; the policies under test come first, so their lines are the text's. */
 const rest = ["", read("cluster/namespaces.yaml"), read("cluster/workloads.yaml"), read("rendered/global-auth.yaml"), read("rendered/billing-cp.yaml")].join("\n---\n");
 
