@@ -53,8 +53,6 @@ export interface WorkloadOptions {
   readonly sidecar?: boolean;
   /** The pod runs in the host network. */
   readonly hostNetwork?: boolean;
-  /** The pod's service account. */
-  readonly serviceAccount?: string;
 }
 
 /** A Pod's status addresses. */
@@ -109,7 +107,7 @@ function podMetadata(name: string, o: WorkloadOptions, indent: string): string {
 
 /** The pod spec fields before the containers, at `indent`. */
 function podSpec(o: WorkloadOptions, indent: string): string {
-  return (o.hostNetwork ? `${indent}hostNetwork: true\n` : "") + (o.serviceAccount ? `${indent}serviceAccountName: ${o.serviceAccount}\n` : "");
+  return o.hostNetwork ? `${indent}hostNetwork: true\n` : "";
 }
 
 /** A Namespace with `labels` (e.g. `sidecarInjection`, `ambientMode`). */
@@ -205,7 +203,7 @@ function selector(key: string, labels: Labels, indent: string): string {
   return Object.keys(labels).length ? `${indent}${key}:\n${indent}  matchLabels: ${flow(labels)}\n` : `${indent}${key}: {}\n`;
 }
 
-/** `lines` ending in a newline. */
+/** `text`, ending in a newline unless empty. */
 const lines = (text: string): string => (text === "" || text.endsWith("\n") ? text : `${text}\n`);
 
 /**
