@@ -110,13 +110,14 @@ function podSpec(o: WorkloadOptions, indent: string): string {
   return o.hostNetwork ? `${indent}hostNetwork: true\n` : "";
 }
 
+/** A document's first lines: apiVersion, kind, and its name (and namespace, for namespaced kinds) under metadata. */
+function head(apiVersion: string, kind: string, name: string, ns?: string): string {
+  return `apiVersion: ${apiVersion}\nkind: ${kind}\nmetadata:\n  name: ${name}\n${ns === undefined ? "" : `  namespace: ${ns}\n`}`;
+}
+
 /** A Namespace with `labels` (e.g. `sidecarInjection`, `ambientMode`). */
 export function namespace(name: string, labels: Labels = {}): string {
-  return `apiVersion: v1
-kind: Namespace
-metadata:
-  name: ${name}
-${Object.keys(labels).length ? `  labels: ${flow(labels)}\n` : ""}---
+  return `${head("v1", "Namespace", name)}${Object.keys(labels).length ? `  labels: ${flow(labels)}\n` : ""}---
 `;
 }
 
@@ -127,12 +128,7 @@ export function pod(ns: string, name: string, options: WorkloadOptions & { reado
   const status = st
     ? `status:\n${st.podIP ? `  podIP: ${st.podIP}\n` : ""}${st.podIPs ? `  podIPs:\n${st.podIPs.map((ip) => `  - {ip: ${ip}}\n`).join("")}` : ""}${st.hostIP ? `  hostIP: ${st.hostIP}\n` : ""}`
     : "";
-  return `apiVersion: v1
-kind: Pod
-metadata:
-  name: ${name}
-  namespace: ${ns}
-${podMetadata(name, o, "  ")}spec:
+  return `${head("v1", "Pod", name, ns)}${podMetadata(name, o, "  ")}spec:
 ${podSpec(o, "  ")}  containers:
 ${containers(name, o, "  ")}${status}---
 `;
@@ -140,12 +136,7 @@ ${containers(name, o, "  ")}${status}---
 
 /** A Deployment `ns/name` selecting `{app: name}`, whose pods carry `labels` (`{app: name}` unless given). */
 export function deployment(ns: string, name: string, options: WorkloadOptions = {}): string {
-  return `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: ${name}
-  namespace: ${ns}
-spec:
+  return `${head("apps/v1", "Deployment", name, ns)}spec:
   selector:
     matchLabels: ${flow({ app: name })}
   template:
@@ -172,12 +163,7 @@ export interface ServiceOptions {
 export function service(ns: string, name: string, ports: readonly ServicePort[], o: ServiceOptions = {}): string {
   const port = (p: ServicePort) =>
     flow({ ...(p.name === undefined ? {} : { name: p.name }), port: p.port, ...(p.targetPort === undefined ? {} : { targetPort: p.targetPort }), ...(p.protocol === undefined ? {} : { protocol: p.protocol }) });
-  return `apiVersion: v1
-kind: Service
-metadata:
-  name: ${name}
-  namespace: ${ns}
-${o.labels ? `  labels: ${flow(o.labels)}\n` : ""}${o.annotations ? `  annotations:\n${block(o.annotations, "    ")}` : ""}spec:
+  return `${head("v1", "Service", name, ns)}${o.labels ? `  labels: ${flow(o.labels)}\n` : ""}${o.annotations ? `  annotations:\n${block(o.annotations, "    ")}` : ""}spec:
 ${o.type ? `  type: ${o.type}\n` : ""}${o.externalTrafficPolicy ? `  externalTrafficPolicy: ${o.externalTrafficPolicy}\n` : ""}${o.clusterIP ? `  clusterIP: ${o.clusterIP}\n` : ""}  selector: ${flow(o.selector ?? { app: name })}
   ports:
 ${ports.map((p) => `  - ${port(p)}\n`).join("")}---
@@ -186,11 +172,7 @@ ${ports.map((p) => `  - ${port(p)}\n`).join("")}---
 
 /** A Node with an InternalIP. */
 export function node(name: string, internalIP: string): string {
-  return `apiVersion: v1
-kind: Node
-metadata:
-  name: ${name}
-status:
+  return `${head("v1", "Node", name)}status:
   addresses:
   - type: InternalIP
     address: ${internalIP}
@@ -211,12 +193,7 @@ const lines = (text: string): string => (text === "" || text.endsWith("\n") ? te
  * `spec` is the rest of its spec (policyTypes, ingress, egress), written out.
  */
 export function networkPolicy(ns: string, name: string, podSelector: Labels, spec: string): string {
-  return `apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: ${name}
-  namespace: ${ns}
-spec:
+  return `${head("networking.k8s.io/v1", "NetworkPolicy", name, ns)}spec:
 ${selector("podSelector", podSelector, "  ")}${lines(spec)}---
 `;
 }
@@ -226,12 +203,7 @@ ${selector("podSelector", podSelector, "  ")}${lines(spec)}---
  * when empty); `spec` is the rest of its spec (ingress, egress, their deny forms), written out.
  */
 export function ciliumNetworkPolicy(ns: string, name: string, endpointSelector: Labels, spec: string): string {
-  return `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata:
-  name: ${name}
-  namespace: ${ns}
-spec:
+  return `${head("cilium.io/v2", "CiliumNetworkPolicy", name, ns)}spec:
 ${selector("endpointSelector", endpointSelector, "  ")}${lines(spec)}---
 `;
 }
@@ -252,12 +224,7 @@ ${lines(ports)}`;
  * `podSelector` matches (the whole namespace when empty); `rules` are the lines under `rules:`.
  */
 export function authorizationPolicy(ns: string, name: string, podSelector: Labels, action: string, rules: string): string {
-  return `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: ${name}
-  namespace: ${ns}
-spec:
+  return `${head("security.istio.io/v1", "AuthorizationPolicy", name, ns)}spec:
 ${Object.keys(podSelector).length ? selector("selector", podSelector, "  ") : ""}  action: ${action}
   rules:
 ${lines(rules)}---
@@ -266,12 +233,7 @@ ${lines(rules)}---
 
 /** An Istio waypoint (a Gateway of class istio-waypoint) in `ns` for `trafficFor` (service, workload, all). */
 export function waypoint(ns: string, { name = "waypoint", trafficFor = "service" }: { name?: string; trafficFor?: string } = {}): string {
-  return `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata:
-  name: ${name}
-  namespace: ${ns}
-  labels:
+  return `${head("gateway.networking.k8s.io/v1", "Gateway", name, ns)}  labels:
     istio.io/waypoint-for: ${trafficFor}
 spec:
   gatewayClassName: istio-waypoint
@@ -288,12 +250,7 @@ spec:
  * (REGISTRY_ONLY or ALLOW_ANY) and, when `hosts` are given, one egress listener importing them.
  */
 export function istioSidecar(ns: string, mode: string, { hosts, name = "egress" }: { hosts?: readonly string[]; name?: string } = {}): string {
-  return `apiVersion: networking.istio.io/v1
-kind: Sidecar
-metadata:
-  name: ${name}
-  namespace: ${ns}
-spec:
+  return `${head("networking.istio.io/v1", "Sidecar", name, ns)}spec:
   outboundTrafficPolicy:
     mode: ${mode}
 ${hosts ? `  egress:\n  - hosts:\n${hosts.map((h) => `    - ${JSON.stringify(h)}\n`).join("")}` : ""}---
@@ -302,12 +259,7 @@ ${hosts ? `  egress:\n  - hosts:\n${hosts.map((h) => `    - ${JSON.stringify(h)}
 
 /** The mesh-wide configuration: ConfigMap istio-system/istio with `mesh` (MeshConfig YAML) as its `mesh` key. */
 export function istioMeshConfig(mesh: string): string {
-  return `apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: istio
-  namespace: istio-system
-data:
+  return `${head("v1", "ConfigMap", "istio", "istio-system")}data:
   mesh: |
 ${mesh.replace(/\n$/, "").split("\n").map((l) => `    ${l}`).join("\n")}
 ---
