@@ -1,9 +1,9 @@
 /**
  * YAML builders for the objects that tests set up again and again: namespaces (plain,
  * sidecar-injected, ambient), Pods and Deployments with their container ports (optionally
- * with an injected sidecar), Services, Nodes, waypoints, Istio Sidecars, the Istio
- * installation, NetworkPolicies, CiliumNetworkPolicies and AuthorizationPolicies, and the
- * text of the examples under examples/.
+ * with an injected sidecar), Services, Nodes, waypoints, Istio Sidecars and
+ * PeerAuthentications, the Istio installation, NetworkPolicies, CiliumNetworkPolicies and
+ * AuthorizationPolicies, and the text of the examples under examples/.
  *
  * The policy builders write the header (kind, name, namespace, selector) and take the
  * rules as the test writes them out. Every builder returns one YAML document followed by
@@ -228,6 +228,15 @@ export function authorizationPolicy(ns: string, name: string, podSelector: Label
 ${Object.keys(podSelector).length ? selector("selector", podSelector, "  ") : ""}  action: ${action}
   rules:
 ${lines(rules)}---
+`;
+}
+
+/** An Istio PeerAuthentication `ns/name` setting the namespace's mTLS `mode` (STRICT, PERMISSIVE, DISABLE). */
+export function peerAuthentication(ns: string, name: string, mode: string): string {
+  return `${head("security.istio.io/v1", "PeerAuthentication", name, ns)}spec:
+  mtls:
+    mode: ${mode}
+---
 `;
 }
 

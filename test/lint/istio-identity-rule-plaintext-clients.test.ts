@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { lint } from "../../src/lint/index.js";
 import rule from "../../src/lint/rules/istio-identity-rule-plaintext-clients.js";
 import { lineOf, scenarioFromYaml } from "../helpers/cluster.js";
-import { ambientMode, authorizationPolicy, deployment, exampleText, namespace, networkPolicy, service, sidecarInjection, type Labels } from "../helpers/fixtures.js";
+import { ambientMode, authorizationPolicy, deployment, exampleText, namespace, networkPolicy, peerAuthentication, service, sidecarInjection, type Labels } from "../helpers/fixtures.js";
 
 /** Deployment `ns/name` serving http on 8080, its pods labelled `{app: name}` and `podLabels`. */
 const app = (ns: string, name: string, podLabels: Labels = {}) => deployment(ns, name, { labels: { app: name, ...podLabels }, ports: [{ name: "http", containerPort: 8080 }] });
@@ -58,36 +58,17 @@ describe("istio-identity-rule-plaintext-clients", () => {
   });
 
   it("does not report when STRICT mTLS refuses plaintext first", async () => {
-    const strict = `apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata:
-  name: strict
-  namespace: shop
-spec:
-  mtls:
-    mode: STRICT
----
-`;
+    const strict = peerAuthentication("shop", "strict", "STRICT");
     expect(lint(await scenarioFromYaml(shop + cronWithoutSidecar + strict + policy("ALLOW", `namespaces: ["shop"]`)), [rule])).toEqual([]);
   });
 
   it("does not report when PeerAuthentication DISABLE strips every identity anyway", async () => {
-    const disable = `apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata:
-  name: plaintext
-  namespace: shop
-spec:
-  mtls:
-    mode: DISABLE
----
-`;
+    const disable = peerAuthentication("shop", "plaintext", "DISABLE");
     expect(lint(await scenarioFromYaml(shop + cronWithoutSidecar + disable + policy("ALLOW", `namespaces: ["shop"]`)), [rule])).toEqual([]);
   });
 
   it("does not report when a NetworkPolicy already keeps the client out", async () => {
-    const deny = networkPolicy("shop", "api-from-mesh", { app: "api" }, `  policyTypes: [Ingress]
-`);
+    const deny = networkPolicy("shop", "api-from-mesh", { app: "api" }, "  policyTypes: [Ingress]\n");
     expect(lint(await scenarioFromYaml(shop + cronWithoutSidecar + deny + policy("ALLOW", `namespaces: ["shop"]`)), [rule])).toEqual([]);
   });
 
