@@ -60,8 +60,7 @@ describe("one-sided-allow (NetworkPolicy)", () => {
   });
 
   it("reports an egress allow whose receiver's ingress denies it, naming the receiver's policy", async () => {
-    const dbDeny = networkPolicy("app", "db-deny", { app: "db" }, `  policyTypes: [Ingress]
-`);
+    const dbDeny = networkPolicy("app", "db-deny", { app: "db" }, "  policyTypes: [Ingress]\n");
     const text = pods + dbDeny + webEgress(toDb("    - protocol: TCP\n      port: 5432\n"));
     const findings = await run(text);
     expect(findings).toHaveLength(1);
