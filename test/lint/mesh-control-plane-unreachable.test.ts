@@ -9,8 +9,7 @@ const istiod = istioInstallation();
 /** shop/web (8080) in namespace shop labelled `nsLabels`. */
 const app = (nsLabels: Labels) => namespace("shop", nsLabels) + deployment("shop", "web", { ports: [8080] });
 
-const denyEgress = networkPolicy("shop", "deny-egress", {}, `  policyTypes: [Egress]
-`);
+const denyEgress = networkPolicy("shop", "deny-egress", {}, "  policyTypes: [Egress]\n");
 
 const allowIstiod = (port: number) => networkPolicy("shop", "allow-istiod", {}, `  policyTypes: [Egress]
   egress:
