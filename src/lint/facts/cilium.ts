@@ -21,6 +21,14 @@ export function isCiliumKind(policy: CiliumPolicy): boolean {
   return policy.kind !== "NetworkPolicy";
 }
 
+/** Every rule of every CNP and CCNP spec the engine holds, with its spec (NetworkPolicies left out). */
+export function* ciliumPolicyRules(engine: CiliumEngine): Generator<{ spec: CiliumSpec; rule: CiliumRule }> {
+  for (const spec of engine.specs) {
+    if (!isCiliumKind(spec.policy)) continue;
+    for (const rule of spec.rules) yield { spec, rule };
+  }
+}
+
 /** The field path of a spec inside its manifest: `spec`, or `specs[i]`. */
 export function specPath(spec: CiliumSpec): (string | number)[] {
   return spec.specIndex === null ? ["spec"] : ["specs", spec.specIndex];

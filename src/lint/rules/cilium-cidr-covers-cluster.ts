@@ -14,7 +14,7 @@ import type { Service, Workload } from "../../model/types.js";
 import { resolveTargetPort, serviceBackends } from "../../path/index.js";
 import type { Scenario } from "../../analysis/scenario.js";
 import { createRule } from "../rule.js";
-import { ciliumResource, endpointsOf, isCiliumKind, rawAt, ruleName, rulePath, sampleConn, yamlSnippet } from "../facts/cilium.js";
+import { ciliumPolicyRules, ciliumResource, endpointsOf, rawAt, ruleName, rulePath, sampleConn, yamlSnippet } from "../facts/cilium.js";
 import { ciliumEngine, listed } from "../util.js";
 
 const CIDR_MEMBERS = ["toCIDR", "toCIDRSet", "fromCIDR", "fromCIDRSet"] as const;
@@ -128,20 +128,17 @@ export default createRule({
   check({ scenario, report }) {
     const engine = ciliumEngine(scenario);
     if (!engine) return;
-    for (const spec of engine.specs) {
-      if (!isCiliumKind(spec.policy)) continue;
-      for (const rule of spec.rules) {
-        const endpoints = endpointsOf(scenario, engine, spec, rule.direction);
-        if (endpoints.length === 0) continue;
-        for (const part of rule.peers) {
-          if (part.type !== "cidr" || isEverywhere(part)) continue;
-          const covered: Covered = { what: [], endpoints: new Set(), peers: [], entities: new Set(), services: [] };
-          checkPods(engine, scenario, rule, part, endpoints, covered);
-          checkServices(engine, scenario, rule, part, endpoints, covered);
-          checkNodes(engine, scenario, rule, part, endpoints, covered);
-          if (covered.what.length === 0) continue;
-          reportCovered(spec, rule, part, rule.peers.indexOf(part), covered);
-        }
+    for (const { spec, rule } of ciliumPolicyRules(engine)) {
+      const endpoints = endpointsOf(scenario, engine, spec, rule.direction);
+      if (endpoints.length === 0) continue;
+      for (const part of rule.peers) {
+        if (part.type !== "cidr" || isEverywhere(part)) continue;
+        const covered: Covered = { what: [], endpoints: new Set(), peers: [], entities: new Set(), services: [] };
+        checkPods(engine, scenario, rule, part, endpoints, covered);
+        checkServices(engine, scenario, rule, part, endpoints, covered);
+        checkNodes(engine, scenario, rule, part, endpoints, covered);
+        if (covered.what.length === 0) continue;
+        reportCovered(spec, rule, part, rule.peers.indexOf(part), covered);
       }
     }
 

@@ -8,7 +8,7 @@
 import type { PeerPart } from "../../layers/cilium/index.js";
 import { ConnSet } from "../../sets/index.js";
 import { createRule } from "../rule.js";
-import { ciliumResource, endpointsOf, isCiliumKind, ruleName, rulePath, sampleConn, yamlSnippet } from "../facts/cilium.js";
+import { ciliumPolicyRules, ciliumResource, endpointsOf, ruleName, rulePath, sampleConn, yamlSnippet } from "../facts/cilium.js";
 import { ciliumEngine, listed } from "../util.js";
 
 type FqdnPart = Extract<PeerPart, { type: "fqdn" }>;
@@ -41,38 +41,35 @@ export default createRule({
   check({ scenario, report }) {
     const engine = ciliumEngine(scenario);
     if (!engine) return;
-    for (const spec of engine.specs) {
-      if (!isCiliumKind(spec.policy)) continue;
-      for (const rule of spec.rules) {
-        if (rule.direction !== "egress" || rule.deny) continue;
-        const conn = sampleConn(rule.ports ? engine.ruleConns(rule, undefined) : ConnSet.ports("TCP", 443));
-        if (!conn) continue;
-        const fqdns = rule.peers.filter((p): p is FqdnPart => p.type === "fqdn");
-        for (const part of fqdns) {
-          const name = nameFor(part);
-          // A denial that explains itself with a toFQDNs miss is one the DNS proxy would have turned into an allow.
-          const stuck = endpointsOf(scenario, engine, spec, "egress").filter((w) => {
-            const d = engine.evaluateName(w, name, conn);
-            return d.verdict === "deny" && d.misses.length > 0;
-          });
-          if (stuck.length === 0) continue;
-          report({
-            messageId: "neverLearned",
-            data: {
-              rule: ruleName(spec, rule),
-              fqdn: part.matchName !== undefined ? `matchName ${part.matchName}` : `matchPattern ${part.matchPattern}`,
-              workloads: listed(stuck.map((w) => w.id)),
-              name,
-              conn: `${conn.protocol}/${conn.port}`,
-            },
-            resource: ciliumResource(spec.policy),
-            workloads: stuck.map((w) => w.id),
-            file: spec.policy.file,
-            line: spec.policy.manifest.lineOf(rulePath(spec, rule, "toFQDNs")),
-            fix: yamlSnippet(DNS_EGRESS_WITH_PROXY),
-          });
-          break;
-        }
+    for (const { spec, rule } of ciliumPolicyRules(engine)) {
+      if (rule.direction !== "egress" || rule.deny) continue;
+      const conn = sampleConn(rule.ports ? engine.ruleConns(rule, undefined) : ConnSet.ports("TCP", 443));
+      if (!conn) continue;
+      const fqdns = rule.peers.filter((p): p is FqdnPart => p.type === "fqdn");
+      for (const part of fqdns) {
+        const name = nameFor(part);
+        // A denial that explains itself with a toFQDNs miss is one the DNS proxy would have turned into an allow.
+        const stuck = endpointsOf(scenario, engine, spec, "egress").filter((w) => {
+          const d = engine.evaluateName(w, name, conn);
+          return d.verdict === "deny" && d.misses.length > 0;
+        });
+        if (stuck.length === 0) continue;
+        report({
+          messageId: "neverLearned",
+          data: {
+            rule: ruleName(spec, rule),
+            fqdn: part.matchName !== undefined ? `matchName ${part.matchName}` : `matchPattern ${part.matchPattern}`,
+            workloads: listed(stuck.map((w) => w.id)),
+            name,
+            conn: `${conn.protocol}/${conn.port}`,
+          },
+          resource: ciliumResource(spec.policy),
+          workloads: stuck.map((w) => w.id),
+          file: spec.policy.file,
+          line: spec.policy.manifest.lineOf(rulePath(spec, rule, "toFQDNs")),
+          fix: yamlSnippet(DNS_EGRESS_WITH_PROXY),
+        });
+        break;
       }
     }
   },

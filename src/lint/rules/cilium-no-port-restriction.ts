@@ -11,7 +11,7 @@ import type { Entity } from "../../layers/cilium/labels.js";
 import type { Workload } from "../../model/types.js";
 import { ConnSet, IPSet } from "../../sets/index.js";
 import { createRule } from "../rule.js";
-import { ciliumResource, endpointsOf, isCiliumKind, podsMatchedBy, ruleName, yamlSnippet } from "../facts/cilium.js";
+import { ciliumPolicyRules, ciliumResource, endpointsOf, podsMatchedBy, ruleName, yamlSnippet } from "../facts/cilium.js";
 import { ciliumEngine, listed } from "../util.js";
 
 /** Entities whose traffic reaches the endpoint from outside its namespace on application ports. */
@@ -87,26 +87,23 @@ export default createRule({
   check({ scenario, report }) {
     const engine = ciliumEngine(scenario);
     if (!engine) return;
-    for (const spec of engine.specs) {
-      if (!isCiliumKind(spec.policy)) continue;
-      for (const rule of spec.rules) {
-        if (!everyPort(engine, rule)) continue;
-        const endpoints = endpointsOf(scenario, engine, spec, rule.direction);
-        if (endpoints.length === 0) continue;
-        const pods = outsidePods(scenario, spec, rule, endpoints);
-        const outside = [...rule.peers.map(outsideNonPod).filter((x): x is string => x !== undefined), ...(pods.length > 0 ? [listed(pods.map((p) => p.id))] : [])];
-        if (outside.length === 0) continue;
-        const ports = portsToList(scenario, spec, rule, endpoints);
-        report({
-          messageId: "everyPort",
-          data: { rule: ruleName(spec, rule), peers: outside.join(", "), endpoints: listed(endpoints.map((w) => w.id)), direction: rule.direction },
-          resource: ciliumResource(spec.policy),
-          workloads: endpoints.map((w) => w.id),
-          file: spec.policy.file,
-          line: rule.line,
-          ...(ports.length > 0 ? { fix: yamlSnippet({ toPorts: [{ ports }] }) } : {}),
-        });
-      }
+    for (const { spec, rule } of ciliumPolicyRules(engine)) {
+      if (!everyPort(engine, rule)) continue;
+      const endpoints = endpointsOf(scenario, engine, spec, rule.direction);
+      if (endpoints.length === 0) continue;
+      const pods = outsidePods(scenario, spec, rule, endpoints);
+      const outside = [...rule.peers.map(outsideNonPod).filter((x): x is string => x !== undefined), ...(pods.length > 0 ? [listed(pods.map((p) => p.id))] : [])];
+      if (outside.length === 0) continue;
+      const ports = portsToList(scenario, spec, rule, endpoints);
+      report({
+        messageId: "everyPort",
+        data: { rule: ruleName(spec, rule), peers: outside.join(", "), endpoints: listed(endpoints.map((w) => w.id)), direction: rule.direction },
+        resource: ciliumResource(spec.policy),
+        workloads: endpoints.map((w) => w.id),
+        file: spec.policy.file,
+        line: rule.line,
+        ...(ports.length > 0 ? { fix: yamlSnippet({ toPorts: [{ ports }] }) } : {}),
+      });
     }
   },
 });
