@@ -185,12 +185,12 @@ export class ConnectivityMatrix {
     this.mesh = scenario.mesh ? new MeshMatrix(scenario, scenario.mesh, ws) : undefined;
     const mesh = this.mesh;
     const sourceKeys = ws.map((_, i) => {
-      let k = mesh ? `m${mesh.clientKeyOf[i]}.` : "";
+      let k = mesh ? `m${mesh.clientKeyOf[i]}.${mesh.egressClientKeyOf[i]}.` : "";
       for (let l = 0; l < L; l++) k += `${this.egress[l]!.endpointOf[i]}.${this.ingress[l]!.peerOf[i]}.`;
       return k;
     });
     const destinationKeys = ws.map((_, i) => {
-      let k = mesh ? `m${mesh.serverKeyOf[i]}.` : "";
+      let k = mesh ? `m${mesh.serverKeyOf[i]}.${mesh.egressServerKeyOf[i]}.` : "";
       for (let l = 0; l < L; l++) k += `${this.ingress[l]!.endpointOf[i]}.${this.egress[l]!.peerOf[i]}.`;
       return k;
     });
@@ -213,6 +213,7 @@ export class ConnectivityMatrix {
       c = this.interner.intersect(c, ing.cell(ing.endpointOf[dst]!, ing.peerOf[src]!));
     }
     if (this.mesh) {
+      const plain = c;
       if (this.mesh.tunnelled(src, dst)) {
         let t = this.tunnelled.get(c);
         if (t === undefined) {
@@ -222,6 +223,12 @@ export class ConnectivityMatrix {
         c = t;
       }
       c = this.interner.intersect(c, this.interner.id(this.mesh.admits(src, dst)));
+      // Ports the client's sidecar passes through: the application port on the wire, no identity.
+      const pt = this.mesh.passthrough(src, dst);
+      if (!pt.isEmpty()) {
+        const sent = this.interner.sets[plain]!.intersect(this.mesh.admits(src, dst, true)).intersect(pt);
+        c = this.interner.id(this.interner.sets[c]!.subtract(pt).union(sent));
+      }
     }
     return c;
   }
@@ -312,6 +319,9 @@ export class ConnectivityMatrix {
     // With a mesh: per destination group, which sources tunnel to it, and the proxy's admission mask per client key.
     let tunnelledFrom: Uint8Array | undefined;
     let meshRow: ((s: number) => number) | undefined;
+    // Per source class: the evaluated ports its sidecar passes through, and what the proxy admits of them.
+    let passthroughRow: ((s: number) => number) | undefined;
+    let plainRow: ((s: number) => number) | undefined;
     let tcpBits = 0;
     const sumOverSources = (eMasks: Int32Array[], iMasks: Int32Array[], portCount: number): number => {
       // No layer: everything is allowed, but for what the destination's proxy refuses.
@@ -320,7 +330,10 @@ export class ConnectivityMatrix {
         const all = portCount >= 32 ? -1 : (1 << portCount) - 1;
         let sum = 0;
         for (let s = 0; s < S; s++) {
-          const m = all & meshRow(s) & ~HBONE_BIT;
+          let m = all & meshRow(s);
+          const pt = passthroughRow ? passthroughRow(s) : 0;
+          if (pt !== 0) m = (m & ~pt) | (all & pt & plainRow!(s));
+          m &= ~HBONE_BIT;
           if (m !== 0) sum += mult[s]! * popcount(m);
         }
         return sum;
@@ -349,9 +362,13 @@ export class ConnectivityMatrix {
           let m = -1;
           for (let l = 0; l < L; l++) m &= eMasks[l]![srcEgress[l]![s]!]! & iMasks[l]![srcIngress[l]![s]!]!;
           if (meshRow) {
+            const sent = m;
             // HBONE: every TCP port iff TCP/15008 passes; then what the destination's proxy admits.
             if (tunnelledFrom![s]) m = (m & HBONE_BIT ? tcpBits : 0) | (m & ~tcpBits);
             m &= meshRow(s);
+            // Passthrough ports: as the CNI sees the application port, admitted without identity.
+            const pt = passthroughRow ? passthroughRow(s) : 0;
+            if (pt !== 0) m = (m & ~pt) | (sent & pt & plainRow!(s));
           }
           m &= ~HBONE_BIT;
           if (m !== 0) sum += mult[s]! * popcount(m);
@@ -363,9 +380,14 @@ export class ConnectivityMatrix {
     const mesh = this.mesh;
     const HBONE_BIT = 1 << 31;
     const srcClient = mesh ? Int32Array.from(this.sourceReps, (i) => mesh.clientKeyOf[i]!) : undefined;
+    const srcOutbound = mesh ? Int32Array.from(this.sourceReps, (i) => mesh.egressClientKeyOf[i]!) : undefined;
+    const outboundClients = srcOutbound ? srcOutbound.reduce((a, b) => Math.max(a, b), -1) + 1 : 0;
     const tunnelRows = new Map<number, Uint8Array>();
     // Admission masks by (destination key, port set, client key), for the sources actually visited.
     const meshMasks = new Map<number, number>();
+    const plainMasks = new Map<number, number>();
+    // Passthrough masks by (destination outbound key, port set, client outbound key).
+    const passthroughMasks = new Map<number, number>();
 
     // Table rows as connection ids: egress by the destination's peer key, ingress by its endpoint key.
     const egressRows = this.egress.map(() => new Map<number, Int32Array>());
@@ -398,6 +420,8 @@ export class ConnectivityMatrix {
       if (ports.length <= (mesh ? 30 : 32)) {
         // A destination outside the mesh: no tunnel and no proxy, the plain path.
         meshRow = undefined;
+        passthroughRow = undefined;
+        plainRow = undefined;
         if (mesh && mesh.modeOf[dst] !== "none") {
           tcpBits = 0;
           ports.forEach(([proto], b) => {
@@ -416,6 +440,29 @@ export class ConnectivityMatrix {
             }
             return m;
           };
+          const outbound = mesh.egressServerKeyOf[dst]!;
+          if (outbound >= 0) {
+            const outBase = (outbound * portsets.length + ps) * outboundClients;
+            passthroughRow = (s: number) => {
+              const c = srcOutbound![s]!;
+              if (c < 0) return 0;
+              let m = passthroughMasks.get(outBase + c);
+              if (m === undefined) {
+                m = maskOf(this.interner.id(mesh.passthrough(this.sourceReps[s]!, dst)), ps) & ~HBONE_BIT;
+                passthroughMasks.set(outBase + c, m);
+              }
+              return m;
+            };
+            plainRow = (s: number) => {
+              const k = base + srcClient![s]!;
+              let m = plainMasks.get(k);
+              if (m === undefined) {
+                m = maskOf(this.interner.id(mesh.admits(this.sourceReps[s]!, dst, true)), ps);
+                plainMasks.set(k, m);
+              }
+              return m;
+            };
+          }
         }
         // Per layer: the mask of every egress endpoint key towards this destination, and of this
         // destination's ingress towards every peer key.

@@ -249,9 +249,9 @@ function egressHost(http: HttpRequest | undefined, dialed: string | undefined): 
 }
 
 /** istiod's xDS, CA and webhook ports: what a proxy itself connects to, from the uncaptured proxy user. */
-const CONTROL_PLANE_PORTS = new Set([15010, 15012, 15014, 15017]);
+export const CONTROL_PLANE_PORTS: ReadonlySet<number> = new Set([15010, 15012, 15014, 15017]);
 
-function isControlPlaneConnection(dst: Workload, conn: WireConn): boolean {
+export function isControlPlaneConnection(dst: Workload, conn: WireConn): boolean {
   const app = dst.labels["app"] ?? dst.labels["istio"];
   return conn.protocol === "TCP" && CONTROL_PLANE_PORTS.has(conn.port) && (app === "istiod" || app === "pilot");
 }

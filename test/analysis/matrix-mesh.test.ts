@@ -1,6 +1,7 @@
 /**
  * The matrix and `reach` must agree on mesh clusters: for every ordered pair of
- * workloads of every seed example and every declared TCP port, the matrix cell
+ * workloads of every seed example, every declared TCP port and two ports no
+ * Service fronts (so a sidecar client passes them through), the matrix cell
  * says what a trace of the same flow (pod addressed directly) says. The matrix
  * leaves out a sidecar client's outbound control and waypoints (both concern
  * Service traffic), so trace hops of those kinds are not counted.
@@ -30,8 +31,10 @@ describe("matrix on mesh clusters agrees with reach", () => {
       for (let i = 0; i < ws.length; i++) {
         for (let j = 0; j < ws.length; j++) {
           if (i === j) continue;
-          for (const cp of ws[j]!.ports) {
-            if (cp.protocol !== "TCP") continue;
+          // Declared ports, and two no Service fronts (a sidecar client passes those through).
+          const ports = new Set([...ws[j]!.ports.filter((cp) => cp.protocol === "TCP").map((cp) => cp.port), 15008, 9999]);
+          for (const port of ports) {
+            const cp = { port };
             const [path] = traceFlow(scenario, { kind: "workload", workload: ws[i]! }, { kind: "workload", workload: ws[j]! }, { protocol: "TCP", port: cp.port });
             if (path!.hops.some((h) => h.step === "tunnel" && h.proxy === "waypoint")) continue;
             if (path!.hops.some((h) => h.step === "tunnel")) tunnelled++;
