@@ -633,7 +633,7 @@ export class SidecarEgress {
   }
 
   /** The mode in force and where it comes from: the Sidecar, else MeshConfig, else the default. */
-  private outboundPolicy(sel: SidecarSelection): SidecarEgressDecision["outboundTrafficPolicy"] {
+  outboundPolicy(sel: SidecarSelection): SidecarEgressDecision["outboundTrafficPolicy"] {
     const sc = sel.sidecar;
     if (sc?.outboundTrafficPolicy) {
       return { mode: sc.outboundTrafficPolicy.mode, source: "Sidecar", ref: sidecarRef(sc, null, sc.outboundTrafficPolicy.line) };

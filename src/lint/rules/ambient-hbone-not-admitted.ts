@@ -6,7 +6,7 @@
  */
 import type { Scenario } from "../../analysis/scenario.js";
 import { HBONE_PORT } from "../../layers/istio/index.js";
-import type { Direction } from "../../layers/types.js";
+import type { Direction, PolicyRef } from "../../layers/types.js";
 import type { Workload } from "../../model/types.js";
 import { usesHbone } from "../../path/mesh.js";
 import { traceFlow } from "../../path/index.js";
@@ -31,14 +31,25 @@ export default createRule({
   },
   check({ scenario, report }) {
     if (!scenario.mesh) return;
-    const mesh = scenario.cluster.workloads.filter((w) => meshMode(scenario, w) !== "none");
-    const hbone = (client: Workload, dest: Workload): boolean => client !== dest && usesHbone(meshMode(scenario, client), meshMode(scenario, dest), "TCP");
+    const modes = new Map(scenario.cluster.workloads.map((w) => [w, meshMode(scenario, w)] as const));
+    if (![...modes.values()].includes("ambient")) return;
+    const mesh = scenario.cluster.workloads.filter((w) => modes.get(w) !== "none");
+    const hbone = (client: Workload, dest: Workload): boolean => client !== dest && usesHbone(modes.get(client)!, modes.get(dest)!, "TCP");
+    // Workloads with the same mode and role keys get the same answers: peers are tried once per class.
+    const peerClass = (w: Workload, direction: Direction): string =>
+      `${modes.get(w)} ${scenario.layers.map((l) => (direction === "ingress" ? l.roleKeys(w).ingressPeer : l.roleKeys(w).egressPeer)).join(" ")}`;
     for (const direction of ["ingress", "egress"] as const) {
-      for (const endpoint of mesh) {
-        const isolating = isolatingPolicies(scenario, endpoint, direction);
-        if (isolating.length === 0) continue;
-        // One finding per isolated endpoint: the first peer that shows the drop.
-        search: for (const peer of mesh) {
+      const peers = new Map<string, Workload>();
+      for (const w of mesh) {
+        const key = peerClass(w, direction);
+        if (!peers.has(key)) peers.set(key, w);
+      }
+      // Endpoints of one class (mode, ports, role keys) drop the same peers on the same port.
+      const endpointClass = (w: Workload): string =>
+        `${modes.get(w)} ${w.ports.map((p) => `${p.protocol}/${p.port}`).join(",")} ${scenario.layers.map((l) => (direction === "ingress" ? l.roleKeys(w).ingressEndpoint : l.roleKeys(w).egressEndpoint)).join(" ")}`;
+      const found = new Map<string, { peer: Workload; port: number; policy: PolicyRef } | null>();
+      const firstDrop = (endpoint: Workload, isolating: readonly PolicyRef[]): { peer: Workload; port: number; policy: PolicyRef } | null => {
+        for (const [, peer] of peers) {
           const [client, dest] = direction === "ingress" ? [peer, endpoint] : [endpoint, peer];
           if (!hbone(client, dest) || admits(scenario, endpoint, direction, peer, HBONE_PORT)) continue;
           for (const cp of dest.ports) {
@@ -46,19 +57,29 @@ export default createRule({
             const [path] = traceFlow(scenario, { kind: "workload", workload: client }, { kind: "workload", workload: dest }, { protocol: "TCP", port: cp.port });
             const blocked = path?.blocked;
             if (!blocked || blocked.step !== direction || blocked.wire.port !== HBONE_PORT) continue;
-            const policy = blocked.policies[0] ?? isolating[0]!;
-            report({
-              messageId: direction,
-              data: { dest: dest.id, client: client.id, hbone: HBONE_PORT, policy: describePolicy(policy), port: cp.port },
-              resource: policyResource(policy),
-              workloads: [endpoint.id, peer.id],
-              file: policy.file,
-              line: policy.line,
-              fix: `${direction}:\n- ports:\n  - protocol: TCP\n    port: ${HBONE_PORT}\n`,
-            });
-            break search;
+            return { peer, port: cp.port, policy: blocked.policies[0] ?? isolating[0]! };
           }
         }
+        return null;
+      };
+      for (const endpoint of mesh) {
+        const isolating = isolatingPolicies(scenario, endpoint, direction);
+        if (isolating.length === 0) continue;
+        // One finding per isolated endpoint: the first peer class that shows the drop.
+        const key = endpointClass(endpoint);
+        if (!found.has(key)) found.set(key, firstDrop(endpoint, isolating));
+        const drop = found.get(key);
+        if (!drop) continue;
+        const [client, dest] = direction === "ingress" ? [drop.peer, endpoint] : [endpoint, drop.peer];
+        report({
+          messageId: direction,
+          data: { dest: dest.id, client: client.id, hbone: HBONE_PORT, policy: describePolicy(drop.policy), port: drop.port },
+          resource: policyResource(drop.policy),
+          workloads: [endpoint.id, drop.peer.id],
+          file: drop.policy.file,
+          line: drop.policy.line,
+          fix: `${direction}:\n- ports:\n  - protocol: TCP\n    port: ${HBONE_PORT}\n`,
+        });
       }
     }
   },

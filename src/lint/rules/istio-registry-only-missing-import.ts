@@ -132,6 +132,8 @@ export default createRule({
     const drops = new Map<string, Drop>();
     for (const w of scenario.cluster.workloads) {
       if (mesh.membership(w).mode !== "sidecar") continue;
+      // Only a REGISTRY_ONLY scope drops what it does not import.
+      if (mesh.egress.outboundPolicy(mesh.egress.selectSidecar(w)).mode !== "REGISTRY_ONLY") continue;
       for (const s of scenario.cluster.services) {
         if (serviceBackends(scenario, s).includes(w)) continue;
         const evidence = evidenceFor(scenario, policies, w, s);
