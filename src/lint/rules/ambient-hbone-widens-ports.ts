@@ -6,6 +6,7 @@
  */
 import { HBONE_PORT } from "../../layers/istio/index.js";
 import { rulePorts, type NetworkPolicy } from "../../layers/networkpolicy/index.js";
+import type { PolicyRef } from "../../layers/types.js";
 import { traceFlow } from "../../path/index.js";
 import type { Workload } from "../../model/types.js";
 import { createRule } from "../rule.js";
@@ -49,16 +50,22 @@ export default createRule({
   },
   check({ scenario, report }) {
     if (!scenario.mesh) return;
-    const clients = scenario.cluster.workloads.filter((w) => {
-      const mode = meshMode(scenario, w);
-      return mode === "ambient" || mode === "sidecar";
-    });
+    const modes = new Map(scenario.cluster.workloads.map((w) => [w, meshMode(scenario, w)] as const));
+    if (![...modes.values()].includes("ambient")) return;
+    // Clients the layers cannot tell apart at an ingress give the same answers: one per class.
+    const clients = new Map<string, Workload>();
+    for (const w of scenario.cluster.workloads) {
+      const mode = modes.get(w)!;
+      if (mode !== "ambient" && mode !== "sidecar") continue;
+      const key = `${mode} ${scenario.layers.map((l) => l.roleKeys(w).ingressPeer).join(" ")}`;
+      if (!clients.has(key)) clients.set(key, w);
+    }
     const policies = networkPolicies(scenario);
-    for (const dest of scenario.cluster.workloads) {
-      if (meshMode(scenario, dest) !== "ambient" || !scenario.layers.some((l) => l.isolates(dest, "ingress"))) continue;
+    type Widening = { client: Workload; port: number; ref: PolicyRef; policy: NetworkPolicy; listed: number[] };
+    /** One example client and port per destination is enough to show the widening. */
+    const firstWidening = (dest: Workload): Widening | null => {
       const appPorts = dest.ports.filter((cp) => cp.protocol === "TCP" && cp.port !== HBONE_PORT);
-      // One example client and port per destination is enough to show the widening.
-      clientLoop: for (const client of clients) {
+      for (const client of clients.values()) {
         if (client === dest) continue;
         const peer = { kind: "workload" as const, workload: client };
         const admits = (port: number) => scenario.layers.every((l) => l.evaluate(dest, "ingress", peer, { protocol: "TCP", port }).verdict === "allow");
@@ -75,18 +82,28 @@ export default createRule({
           const listed = listedAppPorts(policy, dest);
           // A policy that opens only the tunnel lists no ports to widen.
           if (listed.length === 0 || listed.includes(cp.port)) continue;
-          report({
-            messageId: "widened",
-            data: { policy: `${policy.namespace}/${policy.name}`, ports: listed.join(", "), dest: dest.id, hbone: HBONE_PORT, client: client.id, port: cp.port },
-            resource: { kind: "NetworkPolicy", namespace: policy.namespace, name: policy.name },
-            workloads: [dest.id, client.id],
-            file: ref.file,
-            line: ref.line,
-            fix: authorizationFix(policy, dest, listed),
-          });
-          break clientLoop;
+          return { client, port: cp.port, ref, policy, listed };
         }
       }
+      return null;
+    };
+    // Destinations of one class (ports, role keys, labels the fix selects on) widen the same way.
+    const found = new Map<string, Widening | null>();
+    for (const dest of scenario.cluster.workloads) {
+      if (modes.get(dest) !== "ambient" || !scenario.layers.some((l) => l.isolates(dest, "ingress"))) continue;
+      const key = `${dest.namespace} ${JSON.stringify(dest.labels)} ${dest.ports.map((p) => `${p.protocol}/${p.port}/${p.name ?? ""}`).join(",")} ${scenario.layers.map((l) => l.roleKeys(dest).ingressEndpoint).join(" ")}`;
+      if (!found.has(key)) found.set(key, firstWidening(dest));
+      const w = found.get(key);
+      if (!w) continue;
+      report({
+        messageId: "widened",
+        data: { policy: `${w.policy.namespace}/${w.policy.name}`, ports: w.listed.join(", "), dest: dest.id, hbone: HBONE_PORT, client: w.client.id, port: w.port },
+        resource: { kind: "NetworkPolicy", namespace: w.policy.namespace, name: w.policy.name },
+        workloads: [dest.id, w.client.id],
+        file: w.ref.file,
+        line: w.ref.line,
+        fix: authorizationFix(w.policy, dest, w.listed),
+      });
     }
   },
 });
