@@ -5,8 +5,9 @@
  * without the policy: the endpoints are in default deny there too.
  */
 import type { CiliumPolicy } from "../../layers/cilium/index.js";
+import type { Workload } from "../../model/types.js";
 import { createRule } from "../rule.js";
-import { ciliumResource, endpointsOf, isCiliumKind, policyName, probeEngine, specPath } from "../facts/cilium.js";
+import { ciliumResource, endpointsOf, isCiliumKind, policyName, specPath } from "../facts/cilium.js";
 import { ciliumEngine, listed } from "../util.js";
 
 /** Whether every rule of the policy is an allow rule that matches no peer: all it does is switch on default deny. */
@@ -27,13 +28,18 @@ export default createRule({
     if (!engine) return;
     for (const policy of engine.policies) {
       if (!isCiliumKind(policy) || !onlyDefaultDeny(policy)) continue;
-      const rest = probeEngine(scenario, engine.policies.filter((p) => p !== policy));
+      // The endpoint's default deny without this policy: read from the engine's selection, no second engine.
+      const mode = engine.switches.policyEnforcementMode;
+      const otherSpecs = (w: Workload, direction: "ingress" | "egress") =>
+        engine.factsOf(w).selectedBy[direction].map((si) => engine.specs[si]!).filter((s) => s.policy !== policy);
+      const staysDefaultDeny = (w: Workload, direction: "ingress" | "egress"): boolean =>
+        engine.applies(w) && mode !== "never" && (mode === "always" || otherSpecs(w, direction).some((s) => s.defaultDeny[direction]));
       for (const spec of policy.specs) {
         for (const direction of ["ingress", "egress"] as const) {
           if (!spec.defaultDeny[direction]) continue;
           const endpoints = endpointsOf(scenario, engine, spec, direction);
-          if (endpoints.length === 0 || !endpoints.every((w) => rest.defaultDeny(w, direction))) continue;
-          const others = [...new Set(endpoints.flatMap((w) => rest.isolatingPolicies(w, direction).map(policyName)))];
+          if (endpoints.length === 0 || !endpoints.every((w) => staysDefaultDeny(w, direction))) continue;
+          const others = [...new Set(endpoints.flatMap((w) => otherSpecs(w, direction).map((s) => policyName(s.policy))))];
           const field = spec.hasRules[direction] ? direction : "enableDefaultDeny";
           report({
             messageId: "redundant",
