@@ -11,6 +11,7 @@ import type { Manifest } from "../load/types.js";
 import { NAMESPACE_NAME_LABEL, type Workload } from "../model/types.js";
 import type { Hop } from "../path/index.js";
 import { endName, hostCidr, identifyingLabels, newPolicyName, suggestedFile, uniqueName, wirePeer, workloadById, type Candidate, type HopContext, type NoFix, type WirePeer } from "./context.js";
+import { citePolicy, describeObject } from "../layers/policy-ref.js";
 
 const CILIUM_NAMESPACE_LABEL = "k8s:io.kubernetes.pod.namespace";
 const CILIUM_KINDS = new Set(["CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy"]);
@@ -77,7 +78,7 @@ export function cniCandidates(ctx: HopContext): Candidate[] | NoFix {
   if (layerId === "adminnetworkpolicy") return noFix("AdminNetworkPolicy is not evaluated yet: no change can be verified");
   if (isDenyRule(hop)) {
     return noFix(
-      `${hop.policies.map((p) => `${p.kind} ${p.namespace ? `${p.namespace}/` : ""}${p.name}${p.rule !== null ? ` rule ${p.rule}` : ""} (${p.file}:${p.line})`).join(", ")} denies it, and a deny rule takes precedence over every allow rule: narrow that rule so that it no longer matches ${hop.wire.protocol}/${hop.wire.port} towards this peer, or leave the flow denied if the rule is meant`,
+      `${hop.policies.map(citePolicy).join(", ")} denies it, and a deny rule takes precedence over every allow rule: narrow that rule so that it no longer matches ${hop.wire.protocol}/${hop.wire.port} towards this peer, or leave the flow denied if the rule is meant`,
     );
   }
   const peer = wirePeer(ctx);
@@ -166,7 +167,7 @@ function newPolicy(ctx: HopContext, w: Workload, peer: WirePeer, direction: Dire
 }
 
 function describeRefs(refs: readonly PolicyRef[]): string {
-  return refs.map((p) => `${p.kind} ${p.namespace ? `${p.namespace}/` : ""}${p.name} (${p.file}:${p.line})`).join(", ");
+  return refs.map((p) => `${describeObject(p)} (${p.file}:${p.line})`).join(", ");
 }
 
 /** A Cilium deny rule decided the hop. */

@@ -16,6 +16,7 @@ import type { Workload } from "../model/types.js";
 import { serviceInFrontOf } from "../path/index.js";
 import { meshModeOf } from "../path/mesh.js";
 import { identifyingLabels, newPolicyName, suggestedFile, uniqueName, workloadById, type Candidate, type HopContext, type NoFix } from "./context.js";
+import { qualifiedName } from "../layers/policy-ref.js";
 
 const isSubset = (part: Labels, of: Labels) => Object.entries(part).every(([k, v]) => of[k] === v);
 
@@ -31,7 +32,7 @@ function selectsOnly(scenario: Scenario, namespace: string, selector: Labels | u
   return !scenario.cluster.workloads.some((o) => o !== w && (meshWide || o.namespace === namespace) && isSubset(selector, o.labels));
 }
 
-const refName = (p: { namespace: string | null; name: string }) => `${p.namespace ? `${p.namespace}/` : ""}${p.name}`;
+const refName = qualifiedName;
 
 /** The manifest of a scanned Istio policy (security.istio.io kinds keep their file, not their manifest). */
 function manifestAt(scenario: Scenario, kind: string, p: { namespace: string; name: string; file: string }) {

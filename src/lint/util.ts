@@ -5,6 +5,7 @@ import { NetworkPolicyLayer, scanNetworkPolicies, type NetworkPolicy } from "../
 import type { MeshMode } from "../layers/istio/index.js";
 import type { PolicyRef } from "../layers/types.js";
 import type { Workload } from "../model/types.js";
+import { describeObject } from "../layers/policy-ref.js";
 
 /**
  * Every Kubernetes NetworkPolicy of the input. Under the generic CNI they are the
@@ -46,7 +47,7 @@ export function policyResource(p: PolicyRef): { kind: string; namespace: string 
 
 /** `Kind NS/NAME`, or `Kind NAME` for a cluster-scoped policy: how messages name a policy. */
 export function describePolicy(p: { kind: string; namespace: string | null; name: string }): string {
-  return `${p.kind} ${p.namespace ? `${p.namespace}/` : ""}${p.name}`;
+  return describeObject(p);
 }
 
 /** Names for a message: `a`, `a and b`, `a, b and c`; past `max`, the first `max` and how many more. */

@@ -1,12 +1,10 @@
 import type { ConnectionChange, FixChange, FixResult } from "../fix/index.js";
-import type { PolicyRef } from "../layers/types.js";
+import { citePolicy, describeObject } from "../layers/policy-ref.js";
 
 export type FixFormat = "text" | "json" | "yaml";
 
-const ref = (p: PolicyRef): string =>
-  `${p.kind} ${p.namespace ? `${p.namespace}/` : ""}${p.name}${p.rule === null ? "" : ` rule ${p.rule}`} (${p.file}:${p.line})`;
-
-const objectName = (c: FixChange) => `${c.kind} ${c.namespace ? `${c.namespace}/` : ""}${c.name}`;
+const ref = citePolicy;
+const objectName = (c: FixChange): string => describeObject(c);
 
 function tuple(c: ConnectionChange): string {
   return `${c.from} → ${c.to} ${c.port === null ? "any port" : `${c.protocol}/${c.port}`}`;

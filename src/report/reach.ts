@@ -1,14 +1,13 @@
 import type { ReachResult } from "../analysis/reach.js";
 import type { Hop } from "../path/index.js";
-import type { PolicyRef } from "../layers/types.js";
+import { citePolicy } from "../layers/policy-ref.js";
 
 /** `reach -o json`: the contract's object, pretty-printed. */
 export function formatReachJson(r: ReachResult): string {
   return JSON.stringify(r, null, 2);
 }
 
-const ref = (p: PolicyRef): string =>
-  `${p.kind} ${p.namespace ? `${p.namespace}/` : ""}${p.name}${p.rule === null ? "" : ` rule ${p.rule}`} (${p.file}:${p.line})`;
+const ref = citePolicy;
 
 function wire(h: Hop): string {
   const w = h.wire;

@@ -12,6 +12,7 @@ import type { Direction, Peer, WireConn } from "../../layers/types.js";
 import type { Workload } from "../../model/types.js";
 import { PROTOCOLS, type ConnSet } from "../../sets/index.js";
 import type { ResourceRef } from "../rule.js";
+import { describeObject } from "../../layers/policy-ref.js";
 
 /** An address outside the cluster (TEST-NET-3), standing for the `world` peers. */
 export const OUTSIDE: Peer = { kind: "external", ip: "203.0.113.10" };
@@ -51,7 +52,7 @@ export function rawAt(policy: CiliumPolicy, path: readonly (string | number)[]):
 
 /** `CiliumNetworkPolicy ns/name`, `CiliumClusterwideNetworkPolicy name`: for a policy or a reference to one. */
 export function policyName(policy: { kind: string; namespace: string | null; name: string }): string {
-  return `${policy.kind} ${policy.namespace ? `${policy.namespace}/` : ""}${policy.name}`;
+  return describeObject(policy);
 }
 
 /** A rule as people read it: `CiliumNetworkPolicy ns/name egress[0]`. */

@@ -21,11 +21,12 @@ import type { LabelSelector } from "../../model/selector.js";
 import type { Namespace, Workload } from "../../model/types.js";
 import { ConnSet, PROTOCOLS, type IPSet, type Protocol } from "../../sets/index.js";
 import { ciliumEngine } from "../util.js";
+import { qualifiedName } from "../../layers/policy-ref.js";
 
 
 
 export function policyName(p: { namespace: string | null; name: string }): string {
-  return p.namespace ? `${p.namespace}/${p.name}` : p.name;
+  return qualifiedName(p);
 }
 
 /** The pods a NetworkPolicy selects (host-network pods are node traffic to NetworkPolicy, semantics §1.6 r29). */
