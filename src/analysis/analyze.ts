@@ -45,11 +45,14 @@ export interface AnalyzeReport {
   mesh?: { mode: string; workloads: string[] }[];
   /** What `palisade lint` finds, with the same config and annotations. */
   findings: Finding[];
+  /** Set when the findings were left out on request (`--no-lint`). */
+  lintSkipped?: boolean;
   notes: string[];
 }
 
 export interface AnalyzeOptions {
-  lint?: LintOptions;
+  /** The lint settings, or false to leave the findings out (they cost more than the rest on large meshes). */
+  lint?: LintOptions | false;
 }
 
 export function analyze(scenario: Scenario, options: AnalyzeOptions = {}): AnalyzeReport {
@@ -111,7 +114,8 @@ export function analyze(scenario: Scenario, options: AnalyzeOptions = {}): Analy
     connections,
     exposure,
     ...(scenario.mesh ? { mesh: meshModes(scenario) } : {}),
-    findings: runLint(scenario, options.lint).findings,
+    findings: options.lint === false ? [] : runLint(scenario, options.lint).findings,
+    ...(options.lint === false ? { lintSkipped: true } : {}),
     notes: [
       ...scenario.notes,
       ...(scenario.mesh

@@ -205,11 +205,12 @@ export async function run(argv: string[], io: CliIO = defaultIO): Promise<number
     program
       .command("analyze")
       .description("the main report: isolation of every workload, allowed connections, external exposure, lint findings")
+      .option("--no-lint", "leave out the lint findings")
       .addOption(new Option("-o, --output <format>", "output format").choices(["text", "json"]).default("text")),
-  )).action(async (opts: InputFlags & ConfigFlags & { output: "text" | "json" }) => {
-    const config = await lintConfigFrom(opts.config, io);
+  )).action(async (opts: InputFlags & ConfigFlags & { lint: boolean; output: "text" | "json" }) => {
+    const config = opts.lint ? await lintConfigFrom(opts.config, io) : undefined;
     const scenario = await scenarioFrom(opts, io);
-    const report = analyze(scenario, { lint: config ? { config } : {} });
+    const report = analyze(scenario, { lint: opts.lint ? (config ? { config } : {}) : false });
     io.stdout(`${opts.output === "json" ? formatAnalyzeJson(report) : formatAnalyzeText(report)}\n`);
     exitCode = hasErrors(scenario) ? EXIT.usage : EXIT.allowed;
   });

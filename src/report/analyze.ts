@@ -98,7 +98,8 @@ export function formatAnalyzeText(r: AnalyzeReport): string {
   }
 
   out.push("", "Lint");
-  if (r.findings.length === 0) out.push("  no findings");
+  if (r.lintSkipped) out.push("  not run (--no-lint)");
+  else if (r.findings.length === 0) out.push("  no findings");
   for (const f of r.findings) out.push(`  ${f.file}:${f.line}: ${f.severity}: ${f.message} [${f.rule}]`);
   if (r.findings.some((f) => f.fix !== undefined)) out.push("  (palisade lint prints the fixes)");
 

@@ -188,3 +188,15 @@ describe("palisade lint --config", () => {
     expect(text).toMatch(/\nLint\n {2}.*in\.yaml:\d+: error: .*\[egress-without-dns\]/);
   });
 });
+
+describe("palisade analyze --no-lint", () => {
+  it("leaves the findings out and says so", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "palisade-nolint-"));
+    const input = join(dir, "in.yaml");
+    writeFileSync(input, denyEgress.replace("ANNOTATIONS\n", ""));
+    const json = JSON.parse((await palisade(["analyze", "-f", input, "-o", "json", "--no-lint"])).stdout);
+    expect(json.findings).toEqual([]);
+    expect(json.lintSkipped).toBe(true);
+    expect((await palisade(["analyze", "-f", input, "--no-lint"])).stdout).toContain("\nLint\n  not run (--no-lint)");
+  });
+});
